@@ -1,0 +1,351 @@
+#include "app/config_schema.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "policy/special_tokens.h"
+
+namespace ponder {
+namespace {
+
+constexpr std::nullopt_t kNoLimit = std::nullopt;
+
+// A run name becomes a folder name: keep it to portable characters, and no
+// leading '.', which would allow "." and ".." (escaping run.out_dir) and hidden folders.
+const StringRule kRunNameRule = {
+    "a non-empty string of letters, digits, '_', '.' and '-', not starting with '.'",
+    [](std::string_view s) {
+      if (s.empty() || s.front() == '.') return false;
+      return std::all_of(s.begin(), s.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '_' || c == '.' || c == '-';
+      });
+    }};
+
+const StringRule kNonEmptyRule = {"a non-empty string",
+                                  [](std::string_view s) { return !s.empty(); }};
+
+}  // namespace
+
+const ConfigSchema& config_schema() {
+  static const ConfigSchema schema = {
+      .sections =
+          {
+              {"run", "what the run does and where its outputs go"},
+              {"tokenizer",
+               "the byte-level BPE tokenizer: training text, vocabulary, pre-tokenization"},
+          },
+      .keys =
+          {
+              string_key("run.name", "quickstart", &kRunNameRule,
+                         "run name; outputs go to `<run.out_dir>/<run.name>/`"),
+              string_key("run.out_dir", "runs/out", &kNonEmptyRule,
+                         "folder holding every run's outputs"),
+              int_key("run.seed", 1234, 0, kNoLimit, "seed for every random choice in the run"),
+              list_key("run.stages", {"tokenizer"}, {"tokenizer"}, 1,
+                       "stages `ponder train` runs, in order"),
+
+              list_key("tokenizer.inputs", {"data/gsm8k/train.jsonl"}, {}, 1,
+                       "text or JSONL files the tokenizer is trained on"),
+              int_key("tokenizer.vocab_size", 4096, kMinVocabSize, kMaxVocabSize,
+                      "total vocabulary, including the 256 byte tokens and the special tokens"),
+              int_key("tokenizer.digits_per_token", 1, 1, 3,
+                      "longest run of digits one pre-token may hold (1: every digit alone)"),
+              string_key("tokenizer.pattern", "", nullptr,
+                         "pre-tokenization regex (PCRE2 syntax); empty: the built-in GPT-4-style "
+                         "pattern"),
+              float_key("tokenizer.max_input_mb", 0, 0, 100000,
+                        "read at most this many MB of training text (0: no limit)"),
+              string_key("tokenizer.sample",
+                         "Natalia sold 48 clips in April and half as many in May: 48/2 = 24.",
+                         nullptr, "text encoded after training to show the tokenization"),
+          },
+  };
+  return schema;
+}
+
+namespace {
+
+KeySpec make_key(std::string name, ValueType type, ConfigValue def, std::string description) {
+  KeySpec key;
+  key.name = std::move(name);
+  key.type = type;
+  key.default_value = std::move(def);
+  key.description = std::move(description);
+  return key;
+}
+
+}  // namespace
+
+KeySpec bool_key(std::string name, bool def, std::string description) {
+  return make_key(std::move(name), ValueType::kBool, def, std::move(description));
+}
+
+KeySpec int_key(std::string name, int64_t def, std::optional<int64_t> min,
+                std::optional<int64_t> max, std::string description) {
+  KeySpec key = make_key(std::move(name), ValueType::kInt, def, std::move(description));
+  key.int_min = min;
+  key.int_max = max;
+  return key;
+}
+
+KeySpec float_key(std::string name, double def, std::optional<double> min,
+                  std::optional<double> max, std::string description) {
+  KeySpec key = make_key(std::move(name), ValueType::kFloat, def, std::move(description));
+  key.float_min = min;
+  key.float_max = max;
+  return key;
+}
+
+KeySpec string_key(std::string name, std::string def, const StringRule* rule,
+                   std::string description) {
+  KeySpec key =
+      make_key(std::move(name), ValueType::kString, std::move(def), std::move(description));
+  key.rule = rule;
+  return key;
+}
+
+KeySpec enum_key(std::string name, std::string def, std::vector<std::string> choices,
+                 std::string description) {
+  KeySpec key = make_key(std::move(name), ValueType::kEnum, std::move(def), std::move(description));
+  key.choices = std::move(choices);
+  return key;
+}
+
+KeySpec list_key(std::string name, std::vector<std::string> def, std::vector<std::string> choices,
+                 std::size_t min_items, std::string description) {
+  KeySpec key =
+      make_key(std::move(name), ValueType::kStringList, std::move(def), std::move(description));
+  key.choices = std::move(choices);
+  key.min_items = min_items;
+  return key;
+}
+
+std::string_view KeySpec::section() const {
+  return std::string_view(name).substr(0, name.rfind('.'));
+}
+
+std::string_view KeySpec::leaf() const {
+  return std::string_view(name).substr(name.rfind('.') + 1);
+}
+
+const KeySpec* ConfigSchema::find_key(std::string_view name) const {
+  for (const KeySpec& key : keys) {
+    if (key.name == name) return &key;
+  }
+  return nullptr;
+}
+
+const SectionSpec* ConfigSchema::find_section(std::string_view name) const {
+  for (const SectionSpec& section : sections) {
+    if (section.name == name) return &section;
+  }
+  return nullptr;
+}
+
+namespace {
+
+// Optimal string alignment distance: a swap of two neighbours counts as one
+// edit, since transposed letters are a common typo.
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
+  for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[a.size()][b.size()];
+}
+
+}  // namespace
+
+std::string closest_match(std::string_view name, const std::vector<std::string>& candidates) {
+  std::string best;
+  std::size_t best_distance = SIZE_MAX;
+  for (const std::string& candidate : candidates) {
+    std::size_t distance = edit_distance(name, candidate);
+    // A third of the letters wrong is still recognisably the same word; more
+    // is a different word, and a wrong hint is worse than none.
+    std::size_t limit = std::max<std::size_t>(1, std::max(name.size(), candidate.size()) / 3);
+    if (distance <= limit && distance < best_distance) {
+      best = candidate;
+      best_distance = distance;
+    }
+  }
+  return best;
+}
+
+namespace {
+
+// A TOML basic string. Control characters are escaped, which also keeps a
+// value shown in an error message on one line.
+std::string quoted(std::string_view s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c < 0x20 || c == 0x7f) {
+      out += fmt::format("\\u{:04X}", c);
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+
+std::string float_literal(double x) {
+  std::string s = fmt::format("{}", x);  // shortest text that reads back as the same double
+  if (s.find_first_of(".eEn") == std::string::npos) s += ".0";  // "n": nan and inf
+  return s;
+}
+
+}  // namespace
+
+std::string toml_literal(const ConfigValue& value) {
+  struct Visitor {
+    std::string operator()(bool b) const { return b ? "true" : "false"; }
+    std::string operator()(int64_t i) const { return fmt::format("{}", i); }
+    std::string operator()(double x) const { return float_literal(x); }
+    std::string operator()(const std::string& s) const { return quoted(s); }
+    std::string operator()(const std::vector<std::string>& list) const {
+      std::vector<std::string> items;
+      for (const std::string& s : list) items.push_back(quoted(s));
+      return fmt::format("[{}]", fmt::join(items, ", "));
+    }
+  };
+  return std::visit(Visitor{}, value);
+}
+
+std::string_view type_phrase(ValueType type) {
+  switch (type) {
+    case ValueType::kBool:
+      return "a boolean";
+    case ValueType::kInt:
+      return "an integer";
+    case ValueType::kFloat:
+      return "a number";
+    case ValueType::kString:
+    case ValueType::kEnum:
+      return "a string";
+    case ValueType::kStringList:
+      return "a list of strings";
+  }
+  return "";
+}
+
+namespace {
+
+template <typename T>
+std::string bounds(const std::optional<T>& min, const std::optional<T>& max) {
+  if (min && max) return fmt::format("in [{}, {}]", *min, *max);
+  if (min) return fmt::format(">= {}", *min);
+  if (max) return fmt::format("<= {}", *max);
+  return "";
+}
+
+}  // namespace
+
+std::string describe_allowed(const KeySpec& key) {
+  switch (key.type) {
+    case ValueType::kBool:
+      return "";
+    case ValueType::kInt:
+      return bounds(key.int_min, key.int_max);
+    case ValueType::kFloat:
+      return bounds(key.float_min, key.float_max);
+    case ValueType::kString:
+      return key.rule ? std::string(key.rule->description) : "";
+    case ValueType::kEnum:
+      return fmt::format("one of: {}", fmt::join(key.choices, ", "));
+    case ValueType::kStringList: {
+      std::vector<std::string> parts;
+      if (!key.choices.empty()) {
+        parts.push_back(fmt::format("each one of: {}", fmt::join(key.choices, ", ")));
+      }
+      if (key.min_items > 0) {
+        parts.push_back(
+            fmt::format("at least {} item{}", key.min_items, key.min_items == 1 ? "" : "s"));
+      }
+      return fmt::format("{}", fmt::join(parts, "; "));
+    }
+  }
+  return "";
+}
+
+namespace {
+
+std::string_view doc_type_name(ValueType type) {
+  switch (type) {
+    case ValueType::kBool:
+      return "boolean";
+    case ValueType::kInt:
+      return "integer";
+    case ValueType::kFloat:
+      return "number";
+    case ValueType::kString:
+      return "string";
+    case ValueType::kEnum:
+      return "string (choice)";
+    case ValueType::kStringList:
+      return "list of strings";
+  }
+  return "";
+}
+
+// A table cell: '|' would end the cell even inside a code span.
+std::string cell(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '|') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+std::string code(std::string_view text) {
+  // A backtick inside needs a longer fence (and spaces, so the fence stays whole).
+  if (text.find('`') != std::string_view::npos) return fmt::format("`` {} ``", text);
+  return fmt::format("`{}`", text);
+}
+
+}  // namespace
+
+std::string config_reference_markdown(const ConfigSchema& schema) {
+  std::string md =
+      "# Configuration reference\n"
+      "\n"
+      "<!-- Generated by `ponder config docs` from app/config_schema.cc; do not edit. -->\n"
+      "\n"
+      "A run reads one TOML file (`--config FILE`), then applies each `--set section.key=value`\n"
+      "in order (the value in TOML syntax; a bare word is taken as a string, and as a one-item\n"
+      "list for a list key). Keys left out take their defaults. `ponder config show FILE`\n"
+      "prints the resolved config; an unknown key, a wrong type or an out-of-range value is an\n"
+      "error naming the file, line and key. An integer is accepted where a number is expected.\n";
+  for (const SectionSpec& section : schema.sections) {
+    md += fmt::format("\n## [{}]\n\n{}\n\n", section.name, section.description);
+    md += "| key | type | default | allowed | description |\n";
+    md += "|---|---|---|---|---|\n";
+    for (const KeySpec& key : schema.keys) {
+      if (key.section() != section.name) continue;
+      std::string allowed = describe_allowed(key);
+      md += fmt::format("| {} | {} | {} | {} | {} |\n", cell(code(key.name)),
+                        doc_type_name(key.type), cell(code(toml_literal(key.default_value))),
+                        allowed.empty() ? "any" : cell(allowed), cell(key.description));
+    }
+  }
+  return md;
+}
+
+}  // namespace ponder

@@ -1,0 +1,117 @@
+// The config schema: every key a run config may set, with its type, default,
+// allowed values and a one-line description. The one table both validates
+// configs (app/config.h) and documents them (`ponder config docs`, committed
+// as docs/CONFIG.md).
+//
+// Adding a key is adding a row to the table in config_schema.cc; a key in a
+// new section also needs a row in the section list there. Tests build small
+// schemas of their own to exercise every type.
+//
+// Invariants (tests/app/test_config.cc checks them):
+//  - every key name is "<section>.<leaf>", where <section> is a listed
+//    section (itself possibly dotted, e.g. "rl.sampling") and <leaf> has no dot;
+//  - names are unique, and no key name is also a section name;
+//  - every default satisfies its own key's constraints.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace ponder {
+
+enum class ValueType {
+  kBool,
+  kInt,         // int64, optionally bounded
+  kFloat,       // finite double, optionally bounded; an integer is accepted
+  kString,      // optionally checked by a StringRule
+  kEnum,        // a string from a fixed set of choices
+  kStringList,  // array of strings; optionally each from a fixed set of choices
+};
+
+// The C++ type of a resolved value: bool, int64_t, double, std::string (kString
+// and kEnum) or std::vector<std::string> (kStringList).
+using ConfigValue = std::variant<bool, int64_t, double, std::string, std::vector<std::string>>;
+
+// A check on a string value that a regex would be overkill for.
+struct StringRule {
+  std::string_view description;  // what is accepted, e.g. "letters, digits, ...": shown to users
+  bool (*accepts)(std::string_view value);
+};
+
+struct KeySpec {
+  std::string name;  // "section.key"
+  ValueType type;
+  ConfigValue default_value;
+  std::string description;  // one line, lower case, no trailing period
+
+  std::optional<int64_t> int_min, int_max;     // kInt: inclusive bounds
+  std::optional<double> float_min, float_max;  // kFloat: inclusive bounds
+  std::vector<std::string> choices;            // kEnum; kStringList (empty: any string)
+  std::size_t min_items = 0;                   // kStringList
+  const StringRule* rule = nullptr;            // kString: null accepts any string
+
+  std::string_view section() const;  // "tokenizer" for "tokenizer.vocab_size"
+  std::string_view leaf() const;     // "vocab_size" for "tokenizer.vocab_size"
+};
+
+struct SectionSpec {
+  std::string name;         // "tokenizer", or dotted for a subsection
+  std::string description;  // one line
+};
+
+// Row builders, so that a table row reads: name, default, constraints,
+// description. std::nullopt for a bound means unbounded on that side.
+KeySpec bool_key(std::string name, bool def, std::string description);
+KeySpec int_key(std::string name, int64_t def, std::optional<int64_t> min,
+                std::optional<int64_t> max, std::string description);
+KeySpec float_key(std::string name, double def, std::optional<double> min,
+                  std::optional<double> max, std::string description);
+KeySpec string_key(std::string name, std::string def, const StringRule* rule,
+                   std::string description);
+KeySpec enum_key(std::string name, std::string def, std::vector<std::string> choices,
+                 std::string description);
+KeySpec list_key(std::string name, std::vector<std::string> def, std::vector<std::string> choices,
+                 std::size_t min_items, std::string description);
+
+// A set of sections and keys, in documentation order (also the order of
+// `Config::to_toml`).
+struct ConfigSchema {
+  std::vector<SectionSpec> sections;
+  std::vector<KeySpec> keys;
+
+  // Lookups by full dotted name; null when absent.
+  const KeySpec* find_key(std::string_view name) const;
+  const SectionSpec* find_section(std::string_view name) const;
+};
+
+// ponder's schema: the table every run config is checked against.
+const ConfigSchema& config_schema();
+
+// The candidate closest to `name` by edit distance, or "" when none is close
+// enough to be a plausible typo. Used for "did you mean" hints.
+std::string closest_match(std::string_view name, const std::vector<std::string>& candidates);
+
+// `value` in TOML syntax, e.g. 4096, 0.5, "text" (escaped), ["a", "b"].
+// Floats always carry a '.' or an exponent, so they re-read as floats.
+std::string toml_literal(const ConfigValue& value);
+
+// The noun phrase for a type in messages: "a boolean", "an integer", "a number",
+// "a string", "a list of strings".
+std::string_view type_phrase(ValueType type);
+
+// What a key accepts beyond its type, for messages and docs: "in [269, 65536]",
+// ">= 0", "one of: tokenizer", "each one of: tokenizer; at least 1",
+// a StringRule's description; "" when any value of the type is accepted.
+std::string describe_allowed(const KeySpec& key);
+
+// The reference: every section and key with type, default, allowed values and
+// description, as Markdown. `ponder config docs` prints it for ponder's schema;
+// docs/CONFIG.md is that output, committed.
+std::string config_reference_markdown(const ConfigSchema& schema = config_schema());
+
+}  // namespace ponder

@@ -1,0 +1,189 @@
+// The `ponder` command: parses arguments (CLI11) and hands each subcommand to
+// the code that does the work. Every ponder::Error ends here as one line on
+// stderr and exit status 1; argument errors exit through CLI11 (status 2+).
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <CLI/CLI.hpp>
+
+#include "app/config.h"
+#include "app/config_schema.h"
+#include "app/stages.h"
+#include "policy/error.h"
+#include "policy/pretokenizer.h"
+#include "policy/special_tokens.h"
+#include "policy/tokenizer.h"
+
+namespace ponder {
+namespace {
+
+std::string read_stdin() {
+  return std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+}
+
+std::vector<TokenId> parse_ids(const std::vector<std::string>& words) {
+  std::vector<TokenId> ids;
+  for (const auto& word : words) {
+    size_t used = 0;
+    long value = 0;
+    try {
+      value = std::stol(word, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != word.size() || value < 0 || value > kMaxVocabSize) {
+      throw Error(fmt::format("token id `{}` is not a non-negative integer id", word));
+    }
+    ids.push_back(static_cast<TokenId>(value));
+  }
+  return ids;
+}
+
+void add_train(CLI::App& app) {
+  auto* cmd = app.add_subcommand("train", "run the stages of a config (run.stages), in order");
+  auto config_file = std::make_shared<std::string>();
+  auto overrides = std::make_shared<std::vector<std::string>>();
+  cmd->add_option("config,--config", *config_file, "run config (TOML)")->required();
+  cmd->add_option("--set", *overrides, "override a key: --set section.key=value (repeatable)");
+  cmd->callback([=] { run_stages(Config::load(*config_file, *overrides)); });
+}
+
+void add_config(CLI::App& app) {
+  auto* cmd = app.add_subcommand("config", "show a resolved config or the config reference");
+  cmd->require_subcommand(1);
+  auto* show = cmd->add_subcommand("show", "print FILE with overrides applied and defaults filled");
+  auto file = std::make_shared<std::string>();
+  auto overrides = std::make_shared<std::vector<std::string>>();
+  show->add_option("config,--config", *file, "run config (TOML); omitted: the defaults");
+  show->add_option("--set", *overrides, "override a key: --set section.key=value (repeatable)");
+  show->callback([=] { fmt::print("{}", Config::load(*file, *overrides).to_toml()); });
+  auto* docs = cmd->add_subcommand("docs", "print the reference of every config key (Markdown)");
+  docs->callback([] { fmt::print("{}", config_reference_markdown()); });
+}
+
+void add_tokenizer(CLI::App& app) {
+  auto* cmd =
+      app.add_subcommand("tokenizer", "train, use and inspect the byte-level BPE tokenizer");
+  cmd->require_subcommand(1);
+
+  auto* train = cmd->add_subcommand("train", "train a tokenizer on text or JSONL files");
+  auto options = std::make_shared<TokenizerTrainingOptions>();
+  auto inputs = std::make_shared<std::vector<std::string>>();
+  auto out = std::make_shared<std::string>();
+  auto digits = std::make_shared<int>(1);
+  train->add_option("--input", *inputs, "text or .jsonl files")->required();
+  train->add_option("--vocab-size", options->vocab_size, "total vocabulary size")
+      ->capture_default_str();
+  train->add_option("--out", *out, "folder to write tokenizer.json into")->required();
+  train->add_option("--field", options->fields, "JSONL fields to read (default: every string)");
+  train->add_option("--digits-per-token", *digits, "longest digit run in one piece (1-3)")
+      ->capture_default_str();
+  train->add_option("--pattern", options->pattern, "pre-tokenization regex (overrides digits)");
+  train->add_option("--max-mb", options->max_input_mb, "read at most this many MB (0: all)");
+  train->callback([=] {
+    for (const auto& input : *inputs) options->inputs.emplace_back(input);
+    if (options->pattern.empty()) options->pattern = gpt4_style_pattern(*digits);
+    const Tokenizer tokenizer = train_tokenizer(*options);
+    tokenizer.save(*out);
+    fmt::print("wrote {}/tokenizer.json\n", *out);
+  });
+
+  auto* encode = cmd->add_subcommand("encode", "print the ids of a text (--text, --file or stdin)");
+  auto folder = std::make_shared<std::string>();
+  auto text = std::make_shared<std::string>();
+  auto file = std::make_shared<std::string>();
+  auto show_pieces = std::make_shared<bool>(false);
+  encode->add_option("--tokenizer", *folder, "tokenizer folder or tokenizer.json")->required();
+  auto* text_opt = encode->add_option("--text", *text, "text to encode");
+  encode->add_option("--file", *file, "file to encode")->excludes(text_opt);
+  encode->add_flag("--pieces", *show_pieces, "show how the text splits, then the ids");
+  encode->callback([=] {
+    const Tokenizer tokenizer = Tokenizer::load(*folder);
+    std::string input = *text;
+    if (!file->empty()) {
+      std::ifstream in(*file, std::ios::binary);
+      if (!in) throw Error(fmt::format("input file `{}` not found or unreadable", *file));
+      input.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    } else if (text->empty()) {
+      input = read_stdin();
+    }
+    if (*show_pieces) {
+      fmt::print("{}\n", describe_encoding(tokenizer, input));
+      return;
+    }
+    fmt::print("{}\n", fmt::join(tokenizer.encode(input), " "));
+  });
+
+  auto* decode = cmd->add_subcommand("decode", "print the text of ids (arguments or stdin)");
+  auto decode_folder = std::make_shared<std::string>();
+  auto words = std::make_shared<std::vector<std::string>>();
+  decode->add_option("--tokenizer", *decode_folder, "tokenizer folder or tokenizer.json")
+      ->required();
+  decode->add_option("ids", *words, "token ids");
+  decode->callback([=] {
+    const Tokenizer tokenizer = Tokenizer::load(*decode_folder);
+    std::vector<std::string> id_words = *words;
+    if (id_words.empty()) {
+      std::istringstream in(read_stdin());
+      id_words.assign(std::istream_iterator<std::string>(in), std::istream_iterator<std::string>());
+    }
+    const std::string bytes = tokenizer.decode(parse_ids(id_words));
+    std::fwrite(bytes.data(), 1, bytes.size(), stdout);
+  });
+}
+
+void add_data(CLI::App& app) {
+  auto* cmd = app.add_subcommand("data", "prepare training data");
+  cmd->require_subcommand(1);
+  auto* shard = cmd->add_subcommand("shard", "encode text/JSONL files into binary token shards");
+  auto folder = std::make_shared<std::string>();
+  auto inputs = std::make_shared<std::vector<std::string>>();
+  auto fields = std::make_shared<std::vector<std::string>>();
+  auto out = std::make_shared<std::string>();
+  auto per_shard = std::make_shared<uint64_t>(100'000'000);
+  shard->add_option("--tokenizer", *folder, "tokenizer folder or tokenizer.json")->required();
+  shard->add_option("--input", *inputs, "text or .jsonl files")->required();
+  shard->add_option("--field", *fields, "JSONL fields to read (default: every string)");
+  shard->add_option("--out", *out, "folder for shard_NNNNN.bin files")->required();
+  shard->add_option("--tokens-per-shard", *per_shard, "ids per shard")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  shard->callback([=] {
+    const Tokenizer tokenizer = Tokenizer::load(*folder);
+    std::vector<std::filesystem::path> paths(inputs->begin(), inputs->end());
+    const ShardingSummary summary = write_token_shards(tokenizer, paths, *fields, *out, *per_shard);
+    fmt::print(
+        "wrote {} shards to {}: {} documents, {:.2f} MB of text, {} tokens ({:.2f} bytes/token)\n",
+        summary.shards.size(), *out, summary.documents, summary.bytes / 1e6, summary.tokens,
+        summary.tokens ? static_cast<double>(summary.bytes) / summary.tokens : 0.0);
+  });
+}
+
+}  // namespace
+}  // namespace ponder
+
+int main(int argc, char** argv) {
+  CLI::App app{"ponder: a C++ trainer that teaches small language models to reason", "ponder"};
+  app.set_version_flag("--version", "ponder " PONDER_VERSION);
+  app.require_subcommand(1);
+  ponder::add_train(app);
+  ponder::add_config(app);
+  ponder::add_tokenizer(app);
+  ponder::add_data(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const ponder::Error& e) {
+    std::fflush(stdout);
+    fmt::print(stderr, "ponder: {}\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,57 @@
+// The stages of a run and the commands built on them. `ponder train CONFIG`
+// runs the stages named by `run.stages`, in order, into
+// <run.out_dir>/<run.name>/, after writing the resolved config there as
+// config.toml. Each stage is also reachable on its own through a subcommand.
+//
+// Stages print what they do (plain lines, plus app/progress.h for long work)
+// and throw ponder::Error for anything a user can fix.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "app/config.h"
+#include "policy/tokenizer.h"
+
+namespace ponder {
+
+struct TokenizerTrainingOptions {
+  std::vector<std::filesystem::path> inputs;  // text or JSONL files
+  std::vector<std::string> fields;            // JSONL fields (empty: every string field)
+  int vocab_size = 4096;
+  std::string pattern;      // pre-tokenization regex
+  double max_input_mb = 0;  // 0 = read every input whole
+};
+
+// The tokenizer options a config asks for (tokenizer.* keys).
+TokenizerTrainingOptions tokenizer_options(const Config& config);
+
+// Reads the inputs, trains, prints a summary (bytes, pieces, merges, seconds).
+// Throws ponder::Error for a missing input or an input with no text.
+Tokenizer train_tokenizer(const TokenizerTrainingOptions& options);
+
+// "Natalia| sold| |4|8" style rendering of how `text` splits into tokens,
+// followed by the ids, for people to see what the tokenizer does.
+std::string describe_encoding(const Tokenizer& tokenizer, std::string_view text);
+
+struct ShardingSummary {
+  uint64_t documents = 0;
+  uint64_t tokens = 0;
+  uint64_t bytes = 0;
+  std::vector<std::filesystem::path> shards;
+};
+
+// Encodes every document of `inputs` (<|bos|> before each) into token shards
+// of at most `tokens_per_shard` ids: <out>/shard_00000.bin, ...
+ShardingSummary write_token_shards(const Tokenizer& tokenizer,
+                                   const std::vector<std::filesystem::path>& inputs,
+                                   const std::vector<std::string>& fields,
+                                   const std::filesystem::path& out, uint64_t tokens_per_shard);
+
+// `ponder train`: every stage of `run.stages`, in order.
+void run_stages(const Config& config);
+
+}  // namespace ponder

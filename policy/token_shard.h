@@ -1,0 +1,38 @@
+// Token shards: the binary files pretraining reads.
+//
+// Layout (little-endian), 24-byte header then the ids:
+//   bytes 0..7    magic "PNDRTOK\0"
+//   bytes 8..11   format version (uint32) = 1
+//   bytes 12..15  bytes per id (uint32): 2 (uint16 ids) or 4 (uint32 ids)
+//   bytes 16..23  number of ids (uint64)
+//   bytes 24..    the ids
+// Documents are concatenated, each starting with the <|bos|> id.
+// Invariant: file size == 24 + count * bytes_per_id; readers check it, so a
+// truncated shard is an error, never silently short data.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "policy/tokenizer.h"
+
+namespace ponder {
+
+inline constexpr char kTokenShardMagic[8] = {'P', 'N', 'D', 'R', 'T', 'O', 'K', '\0'};
+inline constexpr uint32_t kTokenShardVersion = 1;
+
+// Writes one shard atomically (temp file + rename). Ids are stored as uint16
+// when vocab_size <= 65536, else uint32. Throws ponder::Error on I/O failure or
+// an id outside [0, vocab_size).
+void write_token_shard(const std::filesystem::path& path, std::span<const TokenId> ids,
+                       int vocab_size);
+
+// Reads a whole shard. Throws ponder::Error naming the file for a missing file,
+// wrong magic or version, unknown id width, or a size that disagrees with the
+// header.
+std::vector<TokenId> read_token_shard(const std::filesystem::path& path);
+
+}  // namespace ponder
