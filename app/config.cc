@@ -178,9 +178,7 @@ std::string constraint_problem(const KeySpec& key, const ConfigValue& value) {
     case ValueType::kFloat: {
       double x = std::get<double>(value);
       if (!std::isfinite(x)) return fmt::format("expected a finite number, got {}", x);
-      if ((key.float_min && x < *key.float_min) || (key.float_max && x > *key.float_max)) {
-        return out_of_range(x);
-      }
+      if (!float_in_bounds(key, x)) return out_of_range(x);
       return "";
     }
     case ValueType::kString: {

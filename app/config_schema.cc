@@ -35,6 +35,13 @@ const ConfigSchema& config_schema() {
               {"run", "what the run does and where its outputs go"},
               {"tokenizer",
                "the byte-level BPE tokenizer: training text, vocabulary, pre-tokenization"},
+              {"model",
+               "the policy, a Llama-style transformer; keys are Hugging "
+               "Face `LlamaConfig` fields, written to each checkpoint's config.json (the "
+               "vocabulary size comes from the tokenizer)"},
+              {"data", "pretraining data: the documents the `shards` stage tokenizes into shards"},
+              {"optim", "AdamW and the learning-rate schedule"},
+              {"pretrain", "the `pretrain` stage: batches, evaluation, logging and checkpoints"},
           },
       .keys =
           {
@@ -43,8 +50,9 @@ const ConfigSchema& config_schema() {
               string_key("run.out_dir", "runs/out", &kNonEmptyRule,
                          "folder holding every run's outputs"),
               int_key("run.seed", 1234, 0, kNoLimit, "seed for every random choice in the run"),
-              list_key("run.stages", {"tokenizer"}, {"tokenizer"}, 1,
+              list_key("run.stages", {"tokenizer"}, {"tokenizer", "shards", "pretrain"}, 1,
                        "stages `ponder train` runs, in order"),
+              int_key("run.threads", 0, 0, 1024, "CPU threads for math (0: all cores)"),
 
               list_key("tokenizer.inputs", {"data/gsm8k/train.jsonl"}, {}, 1,
                        "text or JSONL files the tokenizer is trained on"),
@@ -60,6 +68,74 @@ const ConfigSchema& config_schema() {
               string_key("tokenizer.sample",
                          "Natalia sold 48 clips in April and half as many in May: 48/2 = 24.",
                          nullptr, "text encoded after training to show the tokenization"),
+
+              int_key("model.hidden_size", 256, 8, 65536, "width of the residual stream"),
+              int_key("model.intermediate_size", 688, 8, 262144,
+                      "width of the SwiGLU MLP's hidden layer"),
+              int_key("model.num_hidden_layers", 4, 1, 256, "transformer blocks"),
+              int_key("model.num_attention_heads", 4, 1, 1024,
+                      "query heads; must divide hidden_size into heads of an even size"),
+              int_key("model.num_key_value_heads", 4, 1, 1024,
+                      "key/value heads (grouped-query attention); must divide "
+                      "num_attention_heads"),
+              int_key("model.max_position_embeddings", 512, 8, 1048576,
+                      "longest sequence the model accepts, in tokens"),
+              float_key_above("model.rms_norm_eps", 1e-5, 0, 1,
+                              "epsilon added to the mean square in RMSNorm"),
+              float_key_above("model.rope_theta", 10000, 0, 1e9,
+                              "base of the rotary position embedding's frequencies"),
+              bool_key("model.tie_word_embeddings", false,
+                       "the output projection (lm_head) shares the token embedding's weights"),
+              float_key_above("model.initializer_range", 0.02, 0, 1,
+                              "standard deviation of the normal initialization of weight "
+                              "matrices"),
+
+              list_key("data.inputs", {"data/gsm8k/train.jsonl"}, {}, 1,
+                       "text or JSONL files tokenized into pretraining shards"),
+              int_key("data.val_every", 20, 2, 1000000,
+                      "every Nth document goes to the held-out split, the rest to training"),
+              int_key("data.tokens_per_shard", 10000000, 1024, 10000000000,
+                      "tokens per shard file"),
+
+              float_key_above("optim.lr", 3e-3, 0, 10,
+                              "peak learning rate, reached at the end of warmup"),
+              float_key_below("optim.beta1", 0.9, 0, 1, "AdamW decay rate of the first moment"),
+              float_key_below("optim.beta2", 0.95, 0, 1, "AdamW decay rate of the second moment"),
+              float_key_above("optim.eps", 1e-8, 0, 1,
+                              "AdamW epsilon, added to the second moment's square root"),
+              float_key("optim.weight_decay", 0.1, 0, 10,
+                        "decoupled weight decay; norms and embeddings are never decayed"),
+              float_key("optim.grad_clip", 1.0, 0, 1e6,
+                        "clip gradients to this global L2 norm (0: no clipping)"),
+              enum_key("optim.schedule", "cosine", {"cosine", "linear", "constant", "wsd"},
+                       "learning rate after warmup: cosine or linear decay to min_lr_ratio * lr, "
+                       "constant, or wsd (constant, then linear decay over the last "
+                       "decay_fraction of the steps)"),
+              int_key("optim.warmup_steps", 50, 0, kNoLimit,
+                      "steps of linear warmup; step s < warmup_steps uses lr * (s + 1) / "
+                      "warmup_steps"),
+              float_key("optim.min_lr_ratio", 0.1, 0, 1,
+                        "final learning rate as a fraction of lr (cosine, linear, wsd)"),
+              float_key("optim.decay_fraction", 0.2, 0, 1,
+                        "wsd: fraction of the steps, at the end, spent decaying"),
+
+              int_key("pretrain.steps", 600, 1, kNoLimit,
+                      "optimizer steps in all; the schedule's length"),
+              int_key("pretrain.batch_size", 8, 1, 4096, "sequences per micro-batch"),
+              int_key("pretrain.seq_len", 128, 2, 1048576,
+                      "tokens per sequence; at most model.max_position_embeddings"),
+              int_key("pretrain.grad_accum", 1, 1, 4096,
+                      "micro-batches whose gradients are summed into one optimizer step"),
+              int_key("pretrain.eval_every", 50, 1, kNoLimit,
+                      "measure the held-out loss every N steps"),
+              int_key("pretrain.eval_batches", 8, 1, 100000,
+                      "micro-batches per held-out loss measurement"),
+              int_key("pretrain.checkpoint_every", 200, 1, kNoLimit,
+                      "write a checkpoint every N steps, and always at the end"),
+              int_key("pretrain.log_every", 10, 1, kNoLimit, "print a progress line every N steps"),
+              int_key(
+                  "pretrain.max_bad_steps", 5, 1, 1000,
+                  "consecutive steps with a non-finite loss (each skipped) before the run stops"),
           },
   };
   return schema;
@@ -95,6 +171,20 @@ KeySpec float_key(std::string name, double def, std::optional<double> min,
   KeySpec key = make_key(std::move(name), ValueType::kFloat, def, std::move(description));
   key.float_min = min;
   key.float_max = max;
+  return key;
+}
+
+KeySpec float_key_above(std::string name, double def, double above, std::optional<double> max,
+                        std::string description) {
+  KeySpec key = float_key(std::move(name), def, above, max, std::move(description));
+  key.float_min_open = true;
+  return key;
+}
+
+KeySpec float_key_below(std::string name, double def, std::optional<double> min, double below,
+                        std::string description) {
+  KeySpec key = float_key(std::move(name), def, min, below, std::move(description));
+  key.float_max_open = true;
   return key;
 }
 
@@ -245,13 +335,26 @@ std::string_view type_phrase(ValueType type) {
   return "";
 }
 
+bool float_in_bounds(const KeySpec& key, double x) {
+  if (key.float_min && (key.float_min_open ? x <= *key.float_min : x < *key.float_min)) {
+    return false;
+  }
+  if (key.float_max && (key.float_max_open ? x >= *key.float_max : x > *key.float_max)) {
+    return false;
+  }
+  return true;
+}
+
 namespace {
 
 template <typename T>
-std::string bounds(const std::optional<T>& min, const std::optional<T>& max) {
-  if (min && max) return fmt::format("in [{}, {}]", *min, *max);
-  if (min) return fmt::format(">= {}", *min);
-  if (max) return fmt::format("<= {}", *max);
+std::string bounds(const std::optional<T>& min, const std::optional<T>& max, bool min_open = false,
+                   bool max_open = false) {
+  if (min && max) {
+    return fmt::format("in {}{}, {}{}", min_open ? '(' : '[', *min, *max, max_open ? ')' : ']');
+  }
+  if (min) return fmt::format("{} {}", min_open ? ">" : ">=", *min);
+  if (max) return fmt::format("{} {}", max_open ? "<" : "<=", *max);
   return "";
 }
 
@@ -264,7 +367,7 @@ std::string describe_allowed(const KeySpec& key) {
     case ValueType::kInt:
       return bounds(key.int_min, key.int_max);
     case ValueType::kFloat:
-      return bounds(key.float_min, key.float_max);
+      return bounds(key.float_min, key.float_max, key.float_min_open, key.float_max_open);
     case ValueType::kString:
       return key.rule ? std::string(key.rule->description) : "";
     case ValueType::kEnum:

@@ -49,11 +49,12 @@ struct KeySpec {
   ConfigValue default_value;
   std::string description;  // one line, lower case, no trailing period
 
-  std::optional<int64_t> int_min, int_max;     // kInt: inclusive bounds
-  std::optional<double> float_min, float_max;  // kFloat: inclusive bounds
-  std::vector<std::string> choices;            // kEnum; kStringList (empty: any string)
-  std::size_t min_items = 0;                   // kStringList
-  const StringRule* rule = nullptr;            // kString: null accepts any string
+  std::optional<int64_t> int_min, int_max;              // kInt: inclusive bounds
+  std::optional<double> float_min, float_max;           // kFloat: bounds, inclusive unless open
+  bool float_min_open = false, float_max_open = false;  // kFloat: the bound itself is excluded
+  std::vector<std::string> choices;                     // kEnum; kStringList (empty: any string)
+  std::size_t min_items = 0;                            // kStringList
+  const StringRule* rule = nullptr;                     // kString: null accepts any string
 
   std::string_view section() const;  // "tokenizer" for "tokenizer.vocab_size"
   std::string_view leaf() const;     // "vocab_size" for "tokenizer.vocab_size"
@@ -71,6 +72,12 @@ KeySpec int_key(std::string name, int64_t def, std::optional<int64_t> min,
                 std::optional<int64_t> max, std::string description);
 KeySpec float_key(std::string name, double def, std::optional<double> min,
                   std::optional<double> max, std::string description);
+// A number strictly above `above` (e.g. a learning rate, (0, 10]) or strictly
+// below `below` (e.g. an Adam beta, [0, 1)); the other bound is inclusive.
+KeySpec float_key_above(std::string name, double def, double above, std::optional<double> max,
+                        std::string description);
+KeySpec float_key_below(std::string name, double def, std::optional<double> min, double below,
+                        std::string description);
 KeySpec string_key(std::string name, std::string def, const StringRule* rule,
                    std::string description);
 KeySpec enum_key(std::string name, std::string def, std::vector<std::string> choices,
@@ -104,8 +111,11 @@ std::string toml_literal(const ConfigValue& value);
 // "a string", "a list of strings".
 std::string_view type_phrase(ValueType type);
 
+// Whether a finite `x` lies within a kFloat key's bounds.
+bool float_in_bounds(const KeySpec& key, double x);
+
 // What a key accepts beyond its type, for messages and docs: "in [269, 65536]",
-// ">= 0", "one of: tokenizer", "each one of: tokenizer; at least 1",
+// ">= 0", "in (0, 10]", "> 0", "one of: tokenizer", "each one of: tokenizer; at least 1",
 // a StringRule's description; "" when any value of the type is accepted.
 std::string describe_allowed(const KeySpec& key);
 

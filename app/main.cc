@@ -14,6 +14,7 @@
 
 #include "app/config.h"
 #include "app/config_schema.h"
+#include "app/pretrain.h"
 #include "app/stages.h"
 #include "policy/error.h"
 #include "policy/pretokenizer.h"
@@ -52,6 +53,26 @@ void add_train(CLI::App& app) {
   cmd->add_option("config,--config", *config_file, "run config (TOML)")->required();
   cmd->add_option("--set", *overrides, "override a key: --set section.key=value (repeatable)");
   cmd->callback([=] { run_stages(Config::load(*config_file, *overrides)); });
+}
+
+void add_pretrain(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "pretrain", "pretrain the policy (runs the tokenizer and shards stages first if needed)");
+  auto config_file = std::make_shared<std::string>();
+  auto overrides = std::make_shared<std::vector<std::string>>();
+  auto stop_after = std::make_shared<int64_t>(0);
+  cmd->add_option("config,--config", *config_file, "run config (TOML)")->required();
+  cmd->add_option("--set", *overrides, "override a key: --set section.key=value (repeatable)");
+  cmd->add_option("--stop-after", *stop_after,
+                  "stop once this step is done (checkpointed; re-run to resume)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->callback([=] {
+    std::vector<std::string> with_stages = *overrides;
+    with_stages.push_back("run.stages=[\"tokenizer\", \"shards\"]");
+    const Config prepare = Config::load(*config_file, with_stages);
+    run_stages(prepare);
+    run_pretrain(Config::load(*config_file, *overrides), run_folder(prepare), *stop_after);
+  });
 }
 
 void add_config(CLI::App& app) {
@@ -173,6 +194,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "ponder " PONDER_VERSION);
   app.require_subcommand(1);
   ponder::add_train(app);
+  ponder::add_pretrain(app);
   ponder::add_config(app);
   ponder::add_tokenizer(app);
   ponder::add_data(app);

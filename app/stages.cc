@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "app/pretrain.h"
 #include "app/progress.h"
 #include "curricula/documents.h"
 #include "policy/atomic_file.h"
@@ -19,16 +20,38 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-std::filesystem::path run_folder(const Config& config) {
-  return std::filesystem::path(config.get_string("run.out_dir")) / config.get_string("run.name");
-}
-
 void run_tokenizer_stage(const Config& config, const std::filesystem::path& folder) {
+  if (std::filesystem::exists(folder / "tokenizer" / "tokenizer.json")) {
+    fmt::print("tokenizer: {} exists; kept (delete it to retrain)\n",
+               (folder / "tokenizer").string());
+    return;
+  }
   const Tokenizer tokenizer = train_tokenizer(tokenizer_options(config));
   tokenizer.save(folder / "tokenizer");
   fmt::print("tokenizer: wrote {}\n", (folder / "tokenizer" / "tokenizer.json").string());
   fmt::print("tokenizer: sample\n{}\n",
              describe_encoding(tokenizer, config.get_string("tokenizer.sample")));
+}
+
+void run_shards_stage(const Config& config, const std::filesystem::path& folder) {
+  const auto out = folder / "shards";
+  if (std::filesystem::exists(out / "train_00000.bin")) {
+    fmt::print("shards: {} exists; kept (delete it to re-tokenize)\n", out.string());
+    return;
+  }
+  const Tokenizer tokenizer = Tokenizer::load(folder / "tokenizer");
+  std::vector<std::filesystem::path> inputs;
+  for (const auto& input : config.get_strings("data.inputs")) inputs.emplace_back(input);
+  // Shards are written to a temp folder and renamed, so a half-written set is never "kept".
+  const auto temp = folder / "shards.tmp";
+  std::filesystem::remove_all(temp);
+  const ShardingSummary summary = write_token_shards(
+      tokenizer, inputs, {}, temp, static_cast<uint64_t>(config.get_int("data.tokens_per_shard")),
+      static_cast<int>(config.get_int("data.val_every")));
+  std::filesystem::rename(temp, out);
+  fmt::print("shards: {} documents, {:.2f} MB of text -> {} training + {} held-out tokens in {}\n",
+             summary.documents, summary.bytes / 1e6, summary.tokens, summary.val_tokens,
+             out.string());
 }
 
 }  // namespace
@@ -103,37 +126,37 @@ std::string describe_encoding(const Tokenizer& tokenizer, std::string_view text)
 ShardingSummary write_token_shards(const Tokenizer& tokenizer,
                                    const std::vector<std::filesystem::path>& inputs,
                                    const std::vector<std::string>& fields,
-                                   const std::filesystem::path& out, uint64_t tokens_per_shard) {
-  if (tokens_per_shard == 0) throw Error("tokens per shard must be at least 1");
+                                   const std::filesystem::path& out, uint64_t tokens_per_shard,
+                                   int val_every) {
   ShardingSummary summary;
-  std::vector<TokenId> shard;
-  auto flush = [&] {
-    const auto path = out / fmt::format("shard_{:05d}.bin", summary.shards.size());
-    write_token_shard(path, shard, tokenizer.vocab_size());
-    summary.shards.push_back(path);
-    summary.tokens += shard.size();
-    shard.clear();
-  };
+  TokenShardWriter train(out, val_every > 0 ? "train" : "shard", tokenizer.vocab_size(),
+                         tokens_per_shard);
+  TokenShardWriter val(out, "val", tokenizer.vocab_size(), tokens_per_shard);
   Progress progress("shards", 0, "B");  // text bytes; JSONL size would overstate the total
+  std::vector<TokenId> ids;
   for (const auto& input : inputs) {
     summary.bytes += for_each_document(input, fields, [&](std::string_view text) {
+      ids.assign(1, tokenizer.special_id(Special::kBos));
+      tokenizer.encode_append(text, ids);
+      const auto every = static_cast<uint64_t>(val_every);
+      const bool held_out = val_every > 0 && summary.documents % every == every - 1;
+      (held_out ? val : train).append(ids);
       ++summary.documents;
-      shard.push_back(tokenizer.special_id(Special::kBos));
-      tokenizer.encode_append(text, shard);
-      while (shard.size() >= tokens_per_shard) {
-        // Split at the limit; the remainder starts the next shard.
-        std::vector<TokenId> rest(shard.begin() + static_cast<std::ptrdiff_t>(tokens_per_shard),
-                                  shard.end());
-        shard.resize(tokens_per_shard);
-        flush();
-        shard = std::move(rest);
-      }
-      progress.advance(text.size() + 1);
+      progress.advance(text.size());
     });
   }
-  if (!shard.empty()) flush();
+  train.finish();
+  val.finish();
   progress.finish();
+  summary.tokens = train.tokens();
+  summary.val_tokens = val.tokens();
+  summary.shards = train.shards();
+  summary.shards.insert(summary.shards.end(), val.shards().begin(), val.shards().end());
   return summary;
+}
+
+std::filesystem::path run_folder(const Config& config) {
+  return std::filesystem::path(config.get_string("run.out_dir")) / config.get_string("run.name");
 }
 
 void run_stages(const Config& config) {
@@ -145,6 +168,10 @@ void run_stages(const Config& config) {
     fmt::print("== stage {} ==\n", stage);
     if (stage == "tokenizer") {
       run_tokenizer_stage(config, folder);
+    } else if (stage == "shards") {
+      run_shards_stage(config, folder);
+    } else if (stage == "pretrain") {
+      run_pretrain(config, folder);
     } else {
       // The schema's choices list every stage; reaching this is a programming error.
       throw std::logic_error("stage without a runner: " + stage);

@@ -39,19 +39,28 @@ std::string describe_encoding(const Tokenizer& tokenizer, std::string_view text)
 
 struct ShardingSummary {
   uint64_t documents = 0;
-  uint64_t tokens = 0;
+  uint64_t tokens = 0;      // training split (or all, without a split)
+  uint64_t val_tokens = 0;  // held-out split
   uint64_t bytes = 0;
   std::vector<std::filesystem::path> shards;
 };
 
 // Encodes every document of `inputs` (<|bos|> before each) into token shards
-// of at most `tokens_per_shard` ids: <out>/shard_00000.bin, ...
+// of at most `tokens_per_shard` ids. With val_every = 0 all go to
+// <out>/shard_NNNNN.bin; otherwise document i goes to val_NNNNN.bin when
+// i % val_every == val_every - 1, and to train_NNNNN.bin else.
 ShardingSummary write_token_shards(const Tokenizer& tokenizer,
                                    const std::vector<std::filesystem::path>& inputs,
                                    const std::vector<std::string>& fields,
-                                   const std::filesystem::path& out, uint64_t tokens_per_shard);
+                                   const std::filesystem::path& out, uint64_t tokens_per_shard,
+                                   int val_every = 0);
 
-// `ponder train`: every stage of `run.stages`, in order.
+// <run.out_dir>/<run.name>
+std::filesystem::path run_folder(const Config& config);
+
+// `ponder train`: every stage of `run.stages`, in order. A stage whose output
+// exists (tokenizer, shards) keeps it; pretraining resumes from its latest
+// checkpoint.
 void run_stages(const Config& config);
 
 }  // namespace ponder

@@ -1,5 +1,6 @@
 #include "policy/token_shard.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 #include <fstream>
@@ -89,6 +90,53 @@ std::vector<TokenId> read_token_shard(const std::filesystem::path& path) {
     ids[i] = width == 2 ? get<uint16_t>(p + i * 2) : static_cast<TokenId>(get<uint32_t>(p + i * 4));
   }
   return ids;
+}
+
+TokenShardWriter::TokenShardWriter(std::filesystem::path folder, std::string prefix, int vocab_size,
+                                   uint64_t tokens_per_shard)
+    : folder_(std::move(folder)),
+      prefix_(std::move(prefix)),
+      vocab_size_(vocab_size),
+      tokens_per_shard_(tokens_per_shard) {
+  if (tokens_per_shard_ == 0) throw Error("tokens per shard must be at least 1");
+}
+
+void TokenShardWriter::append(std::span<const TokenId> ids) {
+  while (!ids.empty()) {
+    const size_t room = tokens_per_shard_ - pending_.size();
+    const size_t take = std::min(room, ids.size());
+    pending_.insert(pending_.end(), ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(take));
+    ids = ids.subspan(take);
+    if (pending_.size() == tokens_per_shard_) flush();
+  }
+}
+
+void TokenShardWriter::finish() {
+  if (!pending_.empty()) flush();
+}
+
+void TokenShardWriter::flush() {
+  const auto path = folder_ / fmt::format("{}_{:05d}.bin", prefix_, shards_.size());
+  write_token_shard(path, pending_, vocab_size_);
+  shards_.push_back(path);
+  tokens_ += pending_.size();
+  pending_.clear();
+}
+
+std::vector<TokenId> read_token_shards(const std::filesystem::path& folder,
+                                       const std::string& prefix) {
+  std::vector<TokenId> all;
+  int count = 0;
+  for (;; ++count) {
+    const auto path = folder / fmt::format("{}_{:05d}.bin", prefix, count);
+    if (!std::filesystem::exists(path)) break;
+    const std::vector<TokenId> ids = read_token_shard(path);
+    all.insert(all.end(), ids.begin(), ids.end());
+  }
+  if (count == 0) {
+    throw Error(fmt::format("no token shards `{}_00000.bin` in `{}`", prefix, folder.string()));
+  }
+  return all;
 }
 
 }  // namespace ponder

@@ -35,4 +35,34 @@ void write_token_shard(const std::filesystem::path& path, std::span<const TokenI
 // header.
 std::vector<TokenId> read_token_shard(const std::filesystem::path& path);
 
+// Writes ids into <folder>/<prefix>_00000.bin, <prefix>_00001.bin, ... of
+// at most `tokens_per_shard` ids each, as they arrive.
+class TokenShardWriter {
+ public:
+  TokenShardWriter(std::filesystem::path folder, std::string prefix, int vocab_size,
+                   uint64_t tokens_per_shard);
+  void append(std::span<const TokenId> ids);
+  // Writes the last, partial shard (none when it would be empty).
+  void finish();
+
+  const std::vector<std::filesystem::path>& shards() const { return shards_; }
+  uint64_t tokens() const { return tokens_; }
+
+ private:
+  void flush();
+
+  std::filesystem::path folder_;
+  std::string prefix_;
+  int vocab_size_;
+  uint64_t tokens_per_shard_;
+  std::vector<TokenId> pending_;
+  std::vector<std::filesystem::path> shards_;
+  uint64_t tokens_ = 0;
+};
+
+// Every <folder>/<prefix>_NNNNN.bin in order, concatenated. Throws
+// ponder::Error when there is none, or as read_token_shard does.
+std::vector<TokenId> read_token_shards(const std::filesystem::path& folder,
+                                       const std::string& prefix);
+
 }  // namespace ponder

@@ -112,6 +112,32 @@ TEST_F(ConfigTest, OutOfRange) {
             "[0, 100000]");
 }
 
+TEST_F(ConfigTest, OpenBoundsExcludeTheBoundItself) {
+  EXPECT_EQ(file_error("[optim]\nlr = 0\n"),
+            "`optim.lr` at F:2: 0 is out of range; expected a number in (0, 10]");
+  EXPECT_EQ(file_error("[optim]\nbeta1 = 1\n"),
+            "`optim.beta1` at F:2: 1 is out of range; expected a number in [0, 1)");
+  Config config = Config::load("", {"optim.lr=10", "optim.beta1=0", "optim.beta2=0.999999"});
+  EXPECT_EQ(config.get_float("optim.lr"), 10.0);
+  EXPECT_EQ(config.get_float("optim.beta1"), 0.0);
+}
+
+TEST_F(ConfigTest, NewSectionsRejectBadValues) {
+  EXPECT_EQ(file_error("[run]\nthreads = -1\n"),
+            "`run.threads` at F:2: -1 is out of range; expected an integer in [0, 1024]");
+  EXPECT_EQ(file_error("[model]\nrms_norm_eps = 0.0\n"),
+            "`model.rms_norm_eps` at F:2: 0 is out of range; expected a number in (0, 1]");
+  EXPECT_EQ(file_error("[model]\ntie_word_embeddings = \"yes\"\n"),
+            "`model.tie_word_embeddings` at F:2: expected a boolean, got a string (\"yes\")");
+  EXPECT_EQ(file_error("[data]\nval_every = 1\n"),
+            "`data.val_every` at F:2: 1 is out of range; expected an integer in [2, 1000000]");
+  EXPECT_EQ(file_error("[optim]\nschedule = \"cosin\"\n"),
+            "`optim.schedule` at F:2: \"cosin\" is not one of: cosine, linear, constant, wsd; "
+            "did you mean \"cosine\"?");
+  EXPECT_EQ(file_error("[pretrain]\nbatch_size = 0\n"),
+            "`pretrain.batch_size` at F:2: 0 is out of range; expected an integer in [1, 4096]");
+}
+
 TEST_F(ConfigTest, NegativeSeed) {
   EXPECT_EQ(file_error("[run]\nseed = -1\n"),
             "`run.seed` at F:2: -1 is out of range; expected an integer >= 0");
@@ -130,10 +156,10 @@ TEST_F(ConfigTest, NonFiniteFloat) {
 
 TEST_F(ConfigTest, BadChoiceSuggestsTheClosestChoice) {
   EXPECT_EQ(file_error("[run]\nstages = [\"tokenise\"]\n"),
-            "`run.stages` at F:2: \"tokenise\" is not one of: tokenizer; did you mean "
-            "\"tokenizer\"?");
+            "`run.stages` at F:2: \"tokenise\" is not one of: tokenizer, shards, pretrain; did "
+            "you mean \"tokenizer\"?");
   EXPECT_EQ(file_error("[run]\nstages = [\"tokenizer\", \"rl\"]\n"),
-            "`run.stages` at F:2: \"rl\" is not one of: tokenizer");
+            "`run.stages` at F:2: \"rl\" is not one of: tokenizer, shards, pretrain");
 }
 
 TEST_F(ConfigTest, EmptyListWhereItemsAreRequired) {
@@ -203,8 +229,8 @@ TEST_F(ConfigTest, BadOverrides) {
             "--set tokenizer.vocab_size=10: 10 is out of range; expected an integer in "
             "[269, 65536]");
   EXPECT_EQ(error_of("", {"run.stages=tokeniser"}),
-            "--set run.stages=tokeniser: \"tokeniser\" is not one of: tokenizer; did you mean "
-            "\"tokenizer\"?");
+            "--set run.stages=tokeniser: \"tokeniser\" is not one of: tokenizer, shards, "
+            "pretrain; did you mean \"tokenizer\"?");
   EXPECT_EQ(error_of("", {"run.name="}),
             "--set run.name=: the value is missing; for an empty string write run.name=\"\" "
             "(quoted for the shell)");
@@ -226,6 +252,14 @@ TEST_F(ConfigTest, DefaultsOnly) {
   EXPECT_EQ(config.get_int("tokenizer.digits_per_token"), 1);
   EXPECT_EQ(config.get_string("tokenizer.pattern"), "");
   EXPECT_EQ(config.get_float("tokenizer.max_input_mb"), 0.0);
+  EXPECT_EQ(config.get_int("run.threads"), 0);
+  EXPECT_EQ(config.get_int("model.hidden_size"), 256);
+  EXPECT_FALSE(config.get_bool("model.tie_word_embeddings"));
+  EXPECT_EQ(config.get_float("model.rms_norm_eps"), 1e-5);
+  EXPECT_EQ(config.get_int("data.tokens_per_shard"), 10000000);
+  EXPECT_EQ(config.get_float("optim.lr"), 3e-3);
+  EXPECT_EQ(config.get_string("optim.schedule"), "cosine");
+  EXPECT_EQ(config.get_int("pretrain.steps"), 600);
 }
 
 TEST_F(ConfigTest, OverridesApplyAfterTheFileAndTheLastWins) {
@@ -270,6 +304,7 @@ TEST_F(ConfigTest, ToTomlListsEveryKeyInSchemaOrder) {
             "out_dir = \"runs/out\"\n"
             "seed = 1234\n"
             "stages = [\"tokenizer\"]\n"
+            "threads = 0\n"
             "\n"
             "[tokenizer]\n"
             "inputs = [\"data/gsm8k/train.jsonl\"]\n"
@@ -277,7 +312,47 @@ TEST_F(ConfigTest, ToTomlListsEveryKeyInSchemaOrder) {
             "digits_per_token = 1\n"
             "pattern = \"\"\n"
             "max_input_mb = 0.0\n"
-            "sample = \"Natalia sold 48 clips in April and half as many in May: 48/2 = 24.\"\n");
+            "sample = \"Natalia sold 48 clips in April and half as many in May: 48/2 = 24.\"\n"
+            "\n"
+            "[model]\n"
+            "hidden_size = 256\n"
+            "intermediate_size = 688\n"
+            "num_hidden_layers = 4\n"
+            "num_attention_heads = 4\n"
+            "num_key_value_heads = 4\n"
+            "max_position_embeddings = 512\n"
+            "rms_norm_eps = 1e-05\n"
+            "rope_theta = 10000.0\n"
+            "tie_word_embeddings = false\n"
+            "initializer_range = 0.02\n"
+            "\n"
+            "[data]\n"
+            "inputs = [\"data/gsm8k/train.jsonl\"]\n"
+            "val_every = 20\n"
+            "tokens_per_shard = 10000000\n"
+            "\n"
+            "[optim]\n"
+            "lr = 0.003\n"
+            "beta1 = 0.9\n"
+            "beta2 = 0.95\n"
+            "eps = 1e-08\n"
+            "weight_decay = 0.1\n"
+            "grad_clip = 1.0\n"
+            "schedule = \"cosine\"\n"
+            "warmup_steps = 50\n"
+            "min_lr_ratio = 0.1\n"
+            "decay_fraction = 0.2\n"
+            "\n"
+            "[pretrain]\n"
+            "steps = 600\n"
+            "batch_size = 8\n"
+            "seq_len = 128\n"
+            "grad_accum = 1\n"
+            "eval_every = 50\n"
+            "eval_batches = 8\n"
+            "checkpoint_every = 200\n"
+            "log_every = 10\n"
+            "max_bad_steps = 5\n");
 }
 
 TEST_F(ConfigTest, GetterMisuseIsALogicError) {
@@ -296,6 +371,8 @@ ConfigSchema every_type_schema() {
               bool_key("a.flag", false, "a flag"),
               enum_key("a.mode", "fast", {"fast", "careful"}, "a mode"),
               float_key("a.sub.ratio", 0.5, std::nullopt, 1.0, "a ratio"),
+              float_key_above("a.sub.positive", 1.0, 0.0, std::nullopt, "a positive number"),
+              float_key_below("a.sub.negative", -1.0, std::nullopt, 0.0, "a negative number"),
           },
   };
 }
@@ -307,7 +384,9 @@ TEST_F(ConfigTest, BoolEnumAndSubsections) {
   EXPECT_TRUE(config.get_bool("a.flag"));
   EXPECT_EQ(config.get_string("a.mode"), "careful");
   EXPECT_EQ(config.get_float("a.sub.ratio"), -3.0);
-  EXPECT_EQ(config.to_toml(), "[a]\nflag = true\nmode = \"careful\"\n\n[a.sub]\nratio = -3.0\n");
+  EXPECT_EQ(config.to_toml(),
+            "[a]\nflag = true\nmode = \"careful\"\n\n[a.sub]\nratio = -3.0\npositive = 1.0\n"
+            "negative = -1.0\n");
   EXPECT_TRUE(Config::load(write("y.toml", config.to_toml()), {}, schema) == config);
 
   EXPECT_EQ(error_of("", {"a.flag=1"}, schema),
@@ -317,6 +396,10 @@ TEST_F(ConfigTest, BoolEnumAndSubsections) {
             "\"careful\"?");
   EXPECT_EQ(error_of("", {"a.sub.ratio=1.5"}, schema),
             "--set a.sub.ratio=1.5: 1.5 is out of range; expected a number <= 1");
+  EXPECT_EQ(error_of("", {"a.sub.positive=0"}, schema),
+            "--set a.sub.positive=0: 0 is out of range; expected a number > 0");
+  EXPECT_EQ(error_of("", {"a.sub.negative=0"}, schema),
+            "--set a.sub.negative=0: 0 is out of range; expected a number < 0");
   EXPECT_EQ(
       error_of(write("z.toml", "[a.sbu]\nratio = 1\n"), {}, schema).find("unknown section `a.sbu`"),
       0u);

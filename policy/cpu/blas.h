@@ -1,0 +1,49 @@
+// OpenBLAS, loaded at run time so that ponder picks the fast kernel itself.
+//
+// Debian's OpenBLAS chooses its kernel when the library is loaded. On CPUs it
+// does not know (e.g. AMD Zen 4 in OpenBLAS 0.3.21) it falls back to the
+// generic "Prescott" kernel, ~5x slower than its AVX-512 kernel. The choice
+// is read from OPENBLAS_CORETYPE at load time, which is before main() when
+// the library is linked normally. So ponder does not link OpenBLAS; on first
+// use it sets OPENBLAS_CORETYPE from the CPU's features (unless the user set
+// it) and then dlopen()s the library.
+#pragma once
+
+#include <string>
+
+namespace ponder {
+
+struct Blas {
+  // C = alpha·op(A)·op(B) + beta·C, row-major, as cblas_?gemm.
+  void gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
+            const float* b, int ldb, float beta, float* c, int ldc) const;
+  void gemm(bool trans_a, bool trans_b, int m, int n, int k, double alpha, const double* a, int lda,
+            const double* b, int ldb, double beta, double* c, int ldc) const;
+
+  std::string kernel;  // OpenBLAS core name, e.g. "SkylakeX"
+  std::string how_chosen;
+  std::string library;  // which OpenBLAS build was loaded  // "chosen by ponder from CPU features",
+                        // "set by OPENBLAS_CORETYPE", ...
+
+  using Sgemm = void (*)(int, int, int, int, int, int, float, const float*, int, const float*, int,
+                         float, float*, int);
+  using Dgemm = void (*)(int, int, int, int, int, int, double, const double*, int, const double*,
+                         int, double, double*, int);
+  Sgemm sgemm = nullptr;
+  Dgemm dgemm = nullptr;
+  void (*set_threads)(int) = nullptr;
+};
+
+// The loaded library (loaded on first call; thread-safe). Throws ponder::Error
+// when OpenBLAS cannot be loaded.
+const Blas& blas();
+
+// Sets the threads used by BLAS and by ponder's OpenMP loops (0 = all cores),
+// and returns the number in use.
+int set_math_threads(int threads);
+int math_threads();
+
+// "OpenBLAS kernel SkylakeX (chosen by ponder from CPU features), 2 threads".
+std::string describe_math();
+
+}  // namespace ponder

@@ -1,0 +1,127 @@
+// Model: a Llama-style decoder (pre-norm RMSNorm, RoPE, grouped-query
+// attention, SwiGLU, no biases, optional tied embeddings) with an explicit
+// forward and backward per layer, written once against Backend<T>.
+//
+// Memory (llm.c style): parameters, gradients and activations each live in one
+// flat backend allocation; per-tensor pointers are views into it. Parameters
+// are laid out as parameter_specs(config) (HF names and order), so the flat
+// array is what a checkpoint stores.
+//
+// The one training primitive (DESIGN.md):
+//   forward(inputs, targets, weights) = −Σ_t weights_t · log π(targets_t | inputs_≤t)
+//   backward() accumulates its gradient into grads(), through the fused
+//   weighted softmax/cross-entropy backward.
+// Pretraining passes weights 1/N; SFT a normalised loss mask; GRPO its
+// per-token weights. Targets < 0 (padding) contribute nothing.
+//
+// Decoding: decode() runs new tokens of many rows against a KvCache; each row
+// has its own position, so rows advance independently. Several entries of one
+// row in a call (a prefill chunk) must have consecutive positions in order.
+//
+// Invariants: sequence positions < max_position_embeddings; token ids in
+// [0, vocab_size). Violations are ponder::Error, never a crash.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "policy/backend.h"
+#include "policy/model_config.h"
+
+namespace ponder {
+
+template <typename T>
+class KvCache;
+
+template <typename T>
+class Model {
+ public:
+  // Allocates zeroed parameters and gradients. Throws ponder::Error when
+  // config.validate() fails.
+  Model(Backend<T>& backend, const ModelConfig& config);
+  ~Model();
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
+  const ModelConfig& config() const { return config_; }
+  const std::vector<ParameterSpec>& specs() const { return specs_; }
+  size_t num_parameters() const { return num_params_; }
+  Backend<T>& backend() { return backend_; }
+  T* params() { return params_; }
+  T* grads() { return grads_; }
+
+  // Deterministic init from `seed`: weights ~ N(0, std), the output
+  // projections of each residual branch (o_proj, down_proj) ~ N(0, std/√(2L)),
+  // norm weights 1.
+  void init_weights(uint64_t seed, double std);
+  void set_params(std::span<const T> host);  // size must be num_parameters()
+  std::vector<T> get_params();
+  void zero_grad();
+
+  // inputs, targets: [batch·seq] host arrays, row-major by sequence; weights
+  // likewise. Keeps the activations for backward(). Returns the loss.
+  double forward(const TokenId* inputs, const TokenId* targets, const T* weights, int batch,
+                 int seq);
+  // log π(target_t) of the last forward, per token (0 where target < 0).
+  const std::vector<T>& token_logprobs() const { return logprobs_host_; }
+  // Logits of the last forward, [batch·seq, vocab] (before backward() runs,
+  // which overwrites them with their gradient).
+  std::vector<T> logits();
+  // Gradient of the last forward's loss, accumulated into grads().
+  void backward();
+
+  // Forward for `n` new tokens against `cache` (see KvCache). Writes
+  // logits_out[n · vocab_size] (host).
+  void decode(KvCache<T>& cache, std::span<const int> rows, std::span<const int> positions,
+              std::span<const TokenId> tokens, T* logits_out);
+
+ private:
+  friend class KvCache<T>;
+  struct Weights;      // views into params_ (or grads_)
+  struct Activations;  // views into acts_
+  struct DecodeBuffers;
+
+  void bind_weights(T* base, Weights& w) const;
+  void ensure_activations(int batch, int seq);
+  void check_tokens(const TokenId* ids, size_t n, bool allow_negative, const char* what) const;
+
+  Backend<T>& backend_;
+  ModelConfig config_;
+  std::vector<ParameterSpec> specs_;
+  size_t num_params_ = 0;
+  T* params_ = nullptr;
+  T* grads_ = nullptr;
+  std::unique_ptr<Weights> weights_, weight_grads_;
+  std::unique_ptr<Activations> acts_;
+  std::unique_ptr<DecodeBuffers> decode_;
+  std::vector<T> logprobs_host_;
+};
+
+// Keys and values of every layer for `rows` sequences of up to `max_positions`
+// tokens. Allocated on the model's backend; the model must outlive it.
+template <typename T>
+class KvCache {
+ public:
+  KvCache(Model<T>& model, int rows, int max_positions);
+  ~KvCache();
+  KvCache(const KvCache&) = delete;
+  KvCache& operator=(const KvCache&) = delete;
+
+  int rows() const { return rows_; }
+  int max_positions() const { return max_positions_; }
+
+ private:
+  friend class Model<T>;
+  Backend<T>& backend_;
+  int rows_, max_positions_;
+  std::vector<T*> keys_, values_;  // one [rows, max_positions, kv_dim] buffer per layer
+};
+
+extern template class Model<float>;
+extern template class Model<double>;
+extern template class KvCache<float>;
+extern template class KvCache<double>;
+
+}  // namespace ponder
