@@ -1,0 +1,189 @@
+// The model beyond its gradients: KV-cache decoding equals the full forward,
+// training drives the loss down, runs are bitwise deterministic, and bad
+// inputs are clear errors.
+#include "policy/model.h"
+
+#include <cmath>
+#include <random>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "policy/cpu/cpu_backend.h"
+#include "policy/error.h"
+#include "policy/optimizer.h"
+
+namespace ponder {
+namespace {
+
+using ::testing::HasSubstr;
+
+ModelConfig small_config() {
+  ModelConfig config;
+  config.vocab_size = 64;
+  config.hidden_size = 32;
+  config.intermediate_size = 48;
+  config.num_hidden_layers = 2;
+  config.num_attention_heads = 4;
+  config.num_key_value_heads = 2;
+  config.max_position_embeddings = 64;
+  return config;
+}
+
+std::vector<TokenId> random_tokens(int n, int vocab, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<TokenId> ids(n);
+  for (auto& id : ids) id = static_cast<TokenId>(rng() % vocab);
+  return ids;
+}
+
+// Logits of every position of `tokens` from one full forward.
+std::vector<float> full_logits(Model<float>& model, const std::vector<TokenId>& tokens) {
+  const int seq = static_cast<int>(tokens.size());
+  const std::vector<TokenId> targets(seq, -1);
+  const std::vector<float> weights(seq, 0.0f);
+  model.forward(tokens.data(), targets.data(), weights.data(), 1, seq);
+  return model.logits();
+}
+
+// Max |a − b| over one logits row, relative to the row's largest magnitude.
+double row_error(const float* a, const float* b, int vocab) {
+  double diff = 0, scale = 1e-6;
+  for (int j = 0; j < vocab; ++j) {
+    diff = std::max(diff, static_cast<double>(std::abs(a[j] - b[j])));
+    scale = std::max(scale, static_cast<double>(std::abs(b[j])));
+  }
+  return diff / scale;
+}
+
+TEST(ModelDecode, IncrementalLogitsEqualTheFullForward) {
+  CpuBackend<float> be;
+  const ModelConfig config = small_config();
+  Model<float> model(be, config);
+  model.init_weights(5, 0.3);
+  const int vocab = config.vocab_size;
+  const std::vector<TokenId> a = random_tokens(20, vocab, 1), b = random_tokens(13, vocab, 2);
+  const std::vector<float> full_a = full_logits(model, a), full_b = full_logits(model, b);
+
+  KvCache<float> cache(model, 2, 32);
+  std::vector<float> logits(5 * vocab);
+  // Row 0: a 5-token prefill chunk in one call.
+  model.decode(cache, std::vector<int>{0, 0, 0, 0, 0}, std::vector<int>{0, 1, 2, 3, 4},
+               std::vector<TokenId>(a.begin(), a.begin() + 5), logits.data());
+  for (int t = 0; t < 5; ++t) {
+    EXPECT_LT(row_error(&logits[t * vocab], &full_a[t * vocab], vocab), 1e-4) << "prefill " << t;
+  }
+  // Then both rows advance together, each at its own position.
+  for (int step = 0; step < 13; ++step) {
+    const int ta = 5 + step;
+    std::vector<int> rows = {1}, positions = {step};
+    std::vector<TokenId> tokens = {b[step]};
+    if (ta < 20) {
+      rows.push_back(0);
+      positions.push_back(ta);
+      tokens.push_back(a[ta]);
+    }
+    model.decode(cache, rows, positions, tokens, logits.data());
+    EXPECT_LT(row_error(&logits[0], &full_b[step * vocab], vocab), 1e-4) << "row 1 step " << step;
+    if (ta < 20) {
+      EXPECT_LT(row_error(&logits[vocab], &full_a[ta * vocab], vocab), 1e-4) << "row 0 pos " << ta;
+    }
+  }
+}
+
+// Trains `model` on one fixed batch for `steps` steps; returns every loss.
+std::vector<double> train(Model<float>& model, int steps, double lr) {
+  AdamWConfig adam;
+  adam.weight_decay = 0;
+  AdamW<float> optimizer(model.backend(), model.specs(), model.params(), model.grads(), adam);
+  const int batch = 2, seq = 16, n = batch * seq;
+  const std::vector<TokenId> tokens = random_tokens(n + 1, model.config().vocab_size, 9);
+  const std::vector<TokenId> inputs(tokens.begin(), tokens.end() - 1);
+  const std::vector<TokenId> targets(tokens.begin() + 1, tokens.end());
+  const std::vector<float> weights(n, 1.0f / n);
+  std::vector<double> losses;
+  for (int s = 0; s < steps; ++s) {
+    model.zero_grad();
+    losses.push_back(model.forward(inputs.data(), targets.data(), weights.data(), batch, seq));
+    model.backward();
+    optimizer.step(lr);
+  }
+  return losses;
+}
+
+TEST(ModelTraining, OverfitsOneSmallBatch) {
+  CpuBackend<float> be;
+  Model<float> model(be, small_config());
+  model.init_weights(1, 0.02);
+  const std::vector<double> losses = train(model, 200, 1e-2);
+  EXPECT_GT(losses.front(), 3.5);  // ≈ ln(64) at init
+  EXPECT_LT(losses.back(), 0.05);
+}
+
+TEST(ModelTraining, SameSeedGivesBitwiseIdenticalRuns) {
+  CpuBackend<float> be;
+  Model<float> first(be, small_config()), second(be, small_config());
+  first.init_weights(3, 0.02);
+  second.init_weights(3, 0.02);
+  EXPECT_EQ(train(first, 5, 1e-3), train(second, 5, 1e-3));
+  EXPECT_EQ(first.get_params(), second.get_params());
+}
+
+TEST(ModelErrors, SequenceBeyondMaxPositionsIsAClearError) {
+  CpuBackend<float> be;
+  Model<float> model(be, small_config());
+  const std::vector<TokenId> ids(65, 1);
+  const std::vector<float> weights(65, 1.0f);
+  try {
+    model.forward(ids.data(), ids.data(), weights.data(), 1, 65);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("sequence length 65 exceeds max_position_embeddings = 64"));
+  }
+}
+
+TEST(ModelErrors, TokensOutsideTheVocabularyAreClearErrors) {
+  CpuBackend<float> be;
+  Model<float> model(be, small_config());
+  std::vector<TokenId> ids = {1, 2, 64};
+  const std::vector<float> weights(3, 1.0f);
+  try {
+    model.forward(ids.data(), ids.data(), weights.data(), 1, 3);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("input token 64 at index 2 is outside the vocabulary [0, 64)"));
+  }
+  ids = {1, 2, 3};
+  std::vector<TokenId> targets = {1, -1, -5};  // negative targets are padding: allowed
+  EXPECT_NO_THROW(model.forward(ids.data(), targets.data(), weights.data(), 1, 3));
+}
+
+TEST(ModelErrors, DecodeOutsideTheCacheIsAClearError) {
+  CpuBackend<float> be;
+  Model<float> model(be, small_config());
+  KvCache<float> cache(model, 2, 8);
+  std::vector<float> logits(64);
+  EXPECT_THROW(model.decode(cache, std::vector<int>{2}, std::vector<int>{0},
+                            std::vector<TokenId>{1}, logits.data()),
+               Error);
+  EXPECT_THROW(model.decode(cache, std::vector<int>{0}, std::vector<int>{8},
+                            std::vector<TokenId>{1}, logits.data()),
+               Error);
+  EXPECT_THROW(KvCache<float>(model, 0, 8), Error);
+}
+
+TEST(ModelErrors, BackwardNeedsAForward) {
+  CpuBackend<float> be;
+  Model<float> model(be, small_config());
+  EXPECT_THROW(model.backward(), std::logic_error);
+}
+
+TEST(ModelErrors, InvalidConfigIsRejected) {
+  CpuBackend<float> be;
+  ModelConfig config = small_config();
+  config.num_key_value_heads = 3;
+  EXPECT_THROW(Model<float>(be, config), Error);
+}
+
+}  // namespace
+}  // namespace ponder
