@@ -52,7 +52,8 @@ const ConfigSchema& config_schema() {
               int_key("run.seed", 1234, 0, kNoLimit, "seed for every random choice in the run"),
               list_key("run.stages", {"tokenizer"}, {"tokenizer", "shards", "pretrain"}, 1,
                        "stages `ponder train` runs, in order"),
-              int_key("run.threads", 0, 0, 1024, "CPU threads for math (0: all cores)"),
+              int_key("run.threads", 0, 0, 1024,
+                      "CPU threads for math (0: OMP_NUM_THREADS when set, else all cores)"),
 
               list_key("tokenizer.inputs", {"data/gsm8k/train.jsonl"}, {}, 1,
                        "text or JSONL files the tokenizer is trained on"),

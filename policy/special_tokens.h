@@ -32,13 +32,14 @@ enum class Special : int {
   kToolResultEnd,
   kAnswerStart,  // the final answer, unambiguous
   kAnswerEnd,
-  kPad,  // padding in batches; never sampled, never trained on
+  kPad,     // padding in batches; never sampled, never trained on
+  kSystem,  // a system turn starts (instructions above the user's turn)
 };
 
-inline constexpr std::array<std::string_view, 13> kSpecialTokens = {
+inline constexpr std::array<std::string_view, 14> kSpecialTokens = {
     "<|bos|>",    "<|user|>",      "<|assistant|>",  "<|end|>",         "<|think|>",
     "<|/think|>", "<|tool_call|>", "<|/tool_call|>", "<|tool_result|>", "<|/tool_result|>",
-    "<|answer|>", "<|/answer|>",   "<|pad|>",
+    "<|answer|>", "<|/answer|>",   "<|pad|>",        "<|system|>",
 };
 inline constexpr int kNumSpecialTokens = static_cast<int>(kSpecialTokens.size());
 

@@ -63,6 +63,15 @@ Blas load() {
 
 int g_threads = 0;
 
+// OMP_NUM_THREADS when the user set it (e.g. several processes sharing a
+// machine), else every core.
+int default_threads() {
+  if (const char* env = std::getenv("OMP_NUM_THREADS"); env != nullptr && std::atoi(env) > 0) {
+    return std::atoi(env);
+  }
+  return static_cast<int>(std::thread::hardware_concurrency());
+}
+
 }  // namespace
 
 const Blas& blas() {
@@ -79,7 +88,7 @@ const Blas& blas() {
 }
 
 int set_math_threads(int threads) {
-  if (threads <= 0) threads = static_cast<int>(std::thread::hardware_concurrency());
+  if (threads <= 0) threads = default_threads();
   g_threads = threads;
   blas().set_threads(threads);
   omp_set_num_threads(threads);

@@ -38,8 +38,8 @@ struct Blas {
 // when OpenBLAS cannot be loaded.
 const Blas& blas();
 
-// Sets the threads used by BLAS and by ponder's OpenMP loops (0 = all cores),
-// and returns the number in use.
+// Sets the threads used by BLAS and by ponder's OpenMP loops, and returns the
+// number in use. 0 = OMP_NUM_THREADS when set, else every core.
 int set_math_threads(int threads);
 int math_threads();
 

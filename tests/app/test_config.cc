@@ -106,7 +106,7 @@ TEST_F(ConfigTest, ListItemOfWrongTypeIsReportedAtItsLine) {
 TEST_F(ConfigTest, OutOfRange) {
   EXPECT_EQ(file_error("[tokenizer]\nvocab_size = 100\n"),
             "`tokenizer.vocab_size` at F:2: 100 is out of range; expected an integer in "
-            "[269, 65536]");
+            "[270, 65536]");
   EXPECT_EQ(file_error("[tokenizer]\nmax_input_mb = -0.5\n"),
             "`tokenizer.max_input_mb` at F:2: -0.5 is out of range; expected a number in "
             "[0, 100000]");
@@ -227,7 +227,7 @@ TEST_F(ConfigTest, BadOverrides) {
             "--set tokenizer=5: `tokenizer` is a section; expected section.key=value");
   EXPECT_EQ(error_of("", {"tokenizer.vocab_size=10"}),
             "--set tokenizer.vocab_size=10: 10 is out of range; expected an integer in "
-            "[269, 65536]");
+            "[270, 65536]");
   EXPECT_EQ(error_of("", {"run.stages=tokeniser"}),
             "--set run.stages=tokeniser: \"tokeniser\" is not one of: tokenizer, shards, "
             "pretrain; did you mean \"tokenizer\"?");

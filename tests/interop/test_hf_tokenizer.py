@@ -73,7 +73,7 @@ def main():
             if hf.get_vocab_size() != vocab:
                 failures.append(f"digits={digits}: HF vocab size {hf.get_vocab_size()} != {vocab}")
             # Special tokens: same ids when HF parses them; plain text when told not to.
-            if hf.encode("<|end|>").ids != [vocab - 13 + 3]:
+            if hf.encode("<|end|>").ids != [vocab - 14 + 3]:
                 failures.append(f"digits={digits}: HF id of <|end|> is {hf.encode('<|end|>').ids}")
             hf.encode_special_tokens = True
 

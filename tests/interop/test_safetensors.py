@@ -151,8 +151,8 @@ def main():
             t.check(config.get(key) == want, f"config.json {key} = {config.get(key)} != {want}")
         for key, want in [("architectures", ["LlamaForCausalLM"]), ("model_type", "llama"),
                           ("hidden_act", "silu"), ("torch_dtype", "float32"), ("head_dim", 4),
-                          ("bos_token_id", 272 - 13), ("eos_token_id", 272 - 13 + 3),
-                          ("pad_token_id", 272 - 1)]:
+                          ("bos_token_id", 272 - 14), ("eos_token_id", 272 - 14 + 3),
+                          ("pad_token_id", 272 - 14 + 12)]:
             t.check(config.get(key) == want, f"config.json {key} = {config.get(key)} != {want}")
 
         # checksums.json: size and CRC32 of every other file.

@@ -66,7 +66,7 @@ TEST(BpeTrainer, VocabSmallerThanBytesPlusSpecialsIsAnError) {
     trainer.train(kMinVocabSize - 1);
     FAIL();
   } catch (const Error& e) {
-    EXPECT_THAT(e.what(), HasSubstr("vocab_size = 268 is out of range; expected 269..65536"));
+    EXPECT_THAT(e.what(), HasSubstr("vocab_size = 269 is out of range; expected 270..65536"));
   }
   EXPECT_THROW(trainer.train(kMaxVocabSize + 1), Error);
 }

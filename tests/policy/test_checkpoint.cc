@@ -23,7 +23,7 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
 Tokenizer small_tokenizer() {
-  return Tokenizer({{'a', 'b'}, {256, 'c'}, {' ', 't'}}, gpt4_style_pattern(1));
+  return Tokenizer({{'a', 'b'}, {256, 'c'}}, gpt4_style_pattern(1));
 }
 
 // V = the tokenizer's 272 ids, C 16, F 24, 2 layers, 4 heads, 2 kv heads.

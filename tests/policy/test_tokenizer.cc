@@ -148,7 +148,7 @@ TEST(Tokenizer, SpecialTokenSpellingsInTextStayText) {
 TEST(Tokenizer, SpecialIdsAreTheLastIdsAndDecodeToTheirSpelling) {
   const Tokenizer& t = gsm8k_tokenizer();
   EXPECT_EQ(t.special_id(Special::kBos), t.vocab_size() - kNumSpecialTokens);
-  EXPECT_EQ(t.special_id(Special::kPad), t.vocab_size() - 1);
+  EXPECT_EQ(t.special_id(Special::kSystem), t.vocab_size() - 1);
   const std::vector<TokenId> ids = {t.special_id(Special::kUser), 'h', 'i',
                                     t.special_id(Special::kEnd)};
   EXPECT_EQ(t.decode(ids), "<|user|>hi<|end|>");

@@ -116,7 +116,7 @@ TEST_F(TokenizerFile, SpecialTokenChanged) {
 
 TEST_F(TokenizerFile, SpecialTokenMissing) {
   good_["added_tokens"].erase(good_["added_tokens"].size() - 1);
-  EXPECT_THAT(load_error(good_), HasSubstr("expected the 13 special tokens"));
+  EXPECT_THAT(load_error(good_), HasSubstr("expected the 14 special tokens"));
 }
 
 TEST_F(TokenizerFile, ForeignPreTokenizer) {
