@@ -16,6 +16,7 @@
 #include "app/config_schema.h"
 #include "app/pretrain.h"
 #include "app/stages.h"
+#include "policy/cpu/blas.h"
 #include "policy/error.h"
 #include "policy/pretokenizer.h"
 #include "policy/special_tokens.h"
@@ -190,6 +191,7 @@ void add_data(CLI::App& app) {
 }  // namespace ponder
 
 int main(int argc, char** argv) {
+  ponder::use_passive_openmp_wait(argv);
   CLI::App app{"ponder: a C++ trainer that teaches small language models to reason", "ponder"};
   app.set_version_flag("--version", "ponder " PONDER_VERSION);
   app.require_subcommand(1);

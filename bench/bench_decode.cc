@@ -153,6 +153,7 @@ DecodeTiming time_decode(ponder::Model<float>& model, int batch, int steps, std:
 }  // namespace
 
 int main(int argc, char** argv) {
+  ponder::use_passive_openmp_wait(argv);
   const int steps = argc > 1 ? std::max(1, std::atoi(argv[1])) : 128;
   ponder::CpuBackend<float> backend;
   fmt::print("math: {}\n", ponder::describe_math());

@@ -43,6 +43,7 @@ double sgemm_gflops(int size) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  ponder::use_passive_openmp_wait(argv);
   const int steps = argc > 1 ? std::max(1, std::atoi(argv[1])) : 3;
   ponder::CpuBackend<float> backend;
   fmt::print("math: {}\n", ponder::describe_math());

@@ -2,6 +2,7 @@
 
 #include <dlfcn.h>
 #include <omp.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <thread>
@@ -98,6 +99,13 @@ int set_math_threads(int threads) {
 int math_threads() {
   blas();
   return g_threads;
+}
+
+void use_passive_openmp_wait(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
+  setenv("OMP_WAIT_POLICY", "passive", 1);
+  execv("/proc/self/exe", argv);
+  // exec failed (no /proc): carry on with libgomp's default policy.
 }
 
 std::string describe_math() {

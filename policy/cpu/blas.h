@@ -46,4 +46,12 @@ int math_threads();
 // "OpenBLAS kernel SkylakeX (chosen by ponder from CPU features), 2 threads".
 std::string describe_math();
 
+// Call first thing in main(). OpenMP threads that finish a loop spin, waiting
+// for the next; when other processes share the cores that spinning starves the
+// thread everyone waits for, and a step slows down tenfold. libgomp reads
+// OMP_WAIT_POLICY only when it loads, before main(), so when the user has not
+// set it this sets it to "passive" and re-executes the program (once). Measured
+// on an idle machine, passive costs nothing visible (bench/RESULTS.md).
+void use_passive_openmp_wait(char** argv);
+
 }  // namespace ponder
