@@ -53,10 +53,12 @@ Blas load() {
   }
   b.sgemm = reinterpret_cast<Blas::Sgemm>(dlsym(lib, "cblas_sgemm"));
   b.dgemm = reinterpret_cast<Blas::Dgemm>(dlsym(lib, "cblas_dgemm"));
+  b.sgemv = reinterpret_cast<Blas::Sgemv>(dlsym(lib, "cblas_sgemv"));
+  b.dgemv = reinterpret_cast<Blas::Dgemv>(dlsym(lib, "cblas_dgemv"));
   b.set_threads = reinterpret_cast<void (*)(int)>(dlsym(lib, "openblas_set_num_threads"));
   auto corename = reinterpret_cast<char* (*)()>(dlsym(lib, "openblas_get_corename"));
-  if (!b.sgemm || !b.dgemm || !b.set_threads || !corename) {
-    throw Error("libopenblas.so.0 lacks cblas_sgemm/cblas_dgemm/openblas_set_num_threads");
+  if (!b.sgemm || !b.dgemm || !b.sgemv || !b.dgemv || !b.set_threads || !corename) {
+    throw Error("libopenblas.so.0 lacks cblas_?gemm/cblas_?gemv/openblas_set_num_threads");
   }
   b.kernel = corename();
   return b;
@@ -124,6 +126,16 @@ void Blas::gemm(bool trans_a, bool trans_b, int m, int n, int k, double alpha, c
                 int lda, const double* b, int ldb, double beta, double* c, int ldc) const {
   dgemm(kRowMajor, trans_a ? kTrans : kNoTrans, trans_b ? kTrans : kNoTrans, m, n, k, alpha, a, lda,
         b, ldb, beta, c, ldc);
+}
+
+void Blas::gemv(int m, int n, float alpha, const float* a, const float* x, float beta,
+                float* y) const {
+  sgemv(kRowMajor, kNoTrans, m, n, alpha, a, n, x, 1, beta, y, 1);
+}
+
+void Blas::gemv(int m, int n, double alpha, const double* a, const double* x, double beta,
+                double* y) const {
+  dgemv(kRowMajor, kNoTrans, m, n, alpha, a, n, x, 1, beta, y, 1);
 }
 
 }  // namespace ponder

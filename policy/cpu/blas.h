@@ -20,6 +20,11 @@ struct Blas {
   void gemm(bool trans_a, bool trans_b, int m, int n, int k, double alpha, const double* a, int lda,
             const double* b, int ldb, double beta, double* c, int ldc) const;
 
+  // y = alpha·A·x + beta·y for row-major A[m, n] (cblas_?gemv, no transpose).
+  void gemv(int m, int n, float alpha, const float* a, const float* x, float beta, float* y) const;
+  void gemv(int m, int n, double alpha, const double* a, const double* x, double beta,
+            double* y) const;
+
   std::string kernel;  // OpenBLAS core name, e.g. "SkylakeX"
   std::string how_chosen;
   std::string library;  // which OpenBLAS build was loaded  // "chosen by ponder from CPU features",
@@ -29,8 +34,14 @@ struct Blas {
                          float, float*, int);
   using Dgemm = void (*)(int, int, int, int, int, int, double, const double*, int, const double*,
                          int, double, double*, int);
+  using Sgemv = void (*)(int, int, int, int, float, const float*, int, const float*, int, float,
+                        float*, int);
+  using Dgemv = void (*)(int, int, int, int, double, const double*, int, const double*, int,
+                         double, double*, int);
   Sgemm sgemm = nullptr;
   Dgemm dgemm = nullptr;
+  Sgemv sgemv = nullptr;
+  Dgemv dgemv = nullptr;
   void (*set_threads)(int) = nullptr;
 };
 

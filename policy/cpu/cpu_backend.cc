@@ -82,6 +82,10 @@ void CpuBackend<T>::copy(T* dst, const T* src, size_t n) {
 template <typename T>
 void CpuBackend<T>::matmul_forward(T* out, const T* inp, const T* weight, int n, int in,
                                    int out_dim) {
+  if (n == 1) {  // one row (decoding a single sequence): gemv streams the weights faster
+    blas().gemv(out_dim, in, T(1), weight, inp, T(0), out);
+    return;
+  }
   blas().gemm(false, true, n, out_dim, in, T(1), inp, in, weight, in, T(0), out, out_dim);
 }
 
