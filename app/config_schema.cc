@@ -26,6 +26,9 @@ const StringRule kRunNameRule = {
 const StringRule kNonEmptyRule = {"a non-empty string",
                                   [](std::string_view s) { return !s.empty(); }};
 
+const StringRule kAbsolutePathRule = {"an absolute path",
+                                      [](std::string_view s) { return s.starts_with('/'); }};
+
 }  // namespace
 
 const ConfigSchema& config_schema() {
@@ -42,6 +45,20 @@ const ConfigSchema& config_schema() {
               {"data", "pretraining data: the documents the `shards` stage tokenizes into shards"},
               {"optim", "AdamW and the learning-rate schedule"},
               {"pretrain", "the `pretrain` stage: batches, evaluation, logging and checkpoints"},
+              {"corpus",
+               "the `corpus` stage: the pretraining text mixture; each source gets a share of "
+               "total_mb by its weight (app/corpus.h)"},
+              {"sft",
+               "the `sft` stage: fine-tuning on demonstrations of the [tasks] mixture, with "
+               "AdamW settings from [optim]"},
+              {"tasks",
+               "task families for RL, SFT and evaluation (curricula/): mixture weights, "
+               "starting difficulty and where the families' material comes from"},
+              {"tools.python",
+               "the Python calculator: model-written code runs in a sandbox (DESIGN.md, \"The "
+               "sandbox\") on warm workers; `ponder tools check` shows which isolation "
+               "features work on a machine"},
+              {"tools.search", "the search stub: BM25 over a local JSONL corpus"},
           },
       .keys =
           {
@@ -50,7 +67,8 @@ const ConfigSchema& config_schema() {
               string_key("run.out_dir", "runs/out", &kNonEmptyRule,
                          "folder holding every run's outputs"),
               int_key("run.seed", 1234, 0, kNoLimit, "seed for every random choice in the run"),
-              list_key("run.stages", {"tokenizer"}, {"tokenizer", "shards", "pretrain"}, 1,
+              list_key("run.stages", {"tokenizer"},
+                       {"tokenizer", "shards", "corpus", "pretrain", "sft"}, 1,
                        "stages `ponder train` runs, in order"),
               int_key("run.threads", 0, 0, 1024,
                       "CPU threads for math (0: OMP_NUM_THREADS when set, else all cores)"),
@@ -137,6 +155,96 @@ const ConfigSchema& config_schema() {
               int_key(
                   "pretrain.max_bad_steps", 5, 1, 1000,
                   "consecutive steps with a non-finite loss (each skipped) before the run stops"),
+
+              float_key("corpus.total_mb", 8, 0.001, 100000, "size of the text mixture, in MB"),
+              float_key("corpus.arith", 1, 0, 1e6, "weight of arithmetic facts and examples"),
+              float_key("corpus.spelling", 1, 0, 1e6,
+                        "weight of train-split words spelled one letter per line"),
+              float_key("corpus.number_words", 0.5, 0, 1e6,
+                        "weight of numbers written out in English words"),
+              float_key("corpus.gsm8k", 2, 0, 1e6, "weight of GSM8K train questions and solutions"),
+              float_key("corpus.lookup", 1, 0, 1e6,
+                        "weight of the lookup world's train-split documents"),
+              float_key("corpus.files", 0, 0, 1e6, "weight of the files in data.inputs"),
+
+              string_key(
+                  "sft.init", "", nullptr,
+                  "checkpoint to start from; empty: the run's latest pretraining checkpoint"),
+              int_key("sft.steps", 300, 1, kNoLimit,
+                      "optimizer steps in all; the schedule's length"),
+              int_key("sft.batch_size", 8, 1, 4096, "demonstrations per step, one per row"),
+              int_key("sft.seq_len", 256, 8, 1048576,
+                      "row length; longer demonstrations are skipped and counted"),
+              float_key_above("sft.lr", 1e-3, 0, 10, "peak learning rate"),
+              int_key("sft.warmup_steps", 20, 0, kNoLimit, "steps of linear warmup"),
+              int_key("sft.eval_every", 50, 1, kNoLimit,
+                      "measure the held-out demonstration loss every N steps"),
+              int_key("sft.eval_batches", 4, 1, 100000,
+                      "batches of eval-split demonstrations per held-out measurement"),
+              int_key("sft.checkpoint_every", 100, 1, kNoLimit,
+                      "write a checkpoint every N steps, and always at the end"),
+              int_key("sft.log_every", 10, 1, kNoLimit, "print a progress line every N steps"),
+              float_key("sft.direct_fraction", 0.1, 0, 1,
+                        "share of demonstrations that answer directly, with no thinking or tools"),
+              float_key("sft.verify_fraction", 0.3, 0, 1,
+                        "share of letter-count demonstrations that also check with Python"),
+
+              float_key(
+                  "tasks.arith", 1, 0, 1e6,
+                  "weight of arith (integer +, -, * expressions) in the task mixture; 0: off"),
+              float_key("tasks.count", 1, 0, 1e6,
+                        "weight of count (letters in a word, items in a list); 0: off"),
+              float_key("tasks.wordprob", 1, 0, 1e6,
+                        "weight of wordprob (generated multi-step word problems); 0: off"),
+              float_key("tasks.lookup", 1, 0, 1e6,
+                        "weight of lookup (facts found only in the generated corpus); 0: off"),
+              float_key("tasks.countdown", 1, 0, 1e6,
+                        "weight of countdown (reach a target from given numbers); 0: off"),
+              float_key("tasks.gsm8k", 1, 0, 1e6,
+                        "weight of gsm8k (grade-school math word problems); 0: off; at least "
+                        "one family's weight must be above 0"),
+              int_key("tasks.difficulty", 1, 1, 100,
+                      "starting difficulty of every family, clamped to each family's maximum "
+                      "(arith 6, count 5, wordprob 3, lookup 2, countdown 4, gsm8k 8)"),
+              string_key("tasks.words_file", "/usr/share/dict/words", &kNonEmptyRule,
+                         "word list for count, one word per line; lines of a-z only are used"),
+              string_key("tasks.gsm8k_dir", "data/gsm8k", &kNonEmptyRule,
+                         "folder holding GSM8K's train.jsonl and test.jsonl"),
+              int_key("tasks.lookup_entities", 500, 20, 100000,
+                      "fictional places in the lookup world (every tenth is eval-only)"),
+              int_key("tasks.lookup_seed", 0, 0, kNoLimit,
+                      "seed of the lookup world; the corpus, the search tool and the tasks must "
+                      "agree on it"),
+
+              string_key("tools.python.interpreter", "/usr/bin/python3", &kAbsolutePathRule,
+                         "Python interpreter; with full isolation it must lie in the sandbox's "
+                         "read-only view (/usr, /bin, /sbin, /lib*)"),
+              float_key_above("tools.python.timeout_s", 2, 0, 3600,
+                              "wall-time limit of one call, in seconds"),
+              int_key("tools.python.cpu_s", 2, 1, 3600, "CPU-time limit of one call, in seconds"),
+              int_key("tools.python.memory_mb", 256, 32, 1048576,
+                      "address-space limit of one call, in MiB"),
+              int_key("tools.python.output_bytes", 2048, 16, 1048576,
+                      "output shown to the model, in bytes; more is cut and marked "
+                      "`…[truncated]`, and stops the call"),
+              int_key("tools.python.workers", 2, 1, 256,
+                      "warm sandboxed Python processes; more calls at once wait for one"),
+              enum_key("tools.python.isolation", "full", {"full", "none"},
+                       "full: namespaces, read-only view, private /tmp, seccomp, unprivileged "
+                       "uid (refuses to start where that fails); none: model code runs "
+                       "unisolated as this user, with a loud warning"),
+              int_key("tools.python.processes", 16, 2, 4096,
+                      "processes and threads a worker and its calls may run at once"),
+              int_key("tools.python.tmp_mb", 16, 1, 65536,
+                      "size of the sandbox's private /tmp, in MiB; also the largest file a call "
+                      "may write"),
+
+              string_key("tools.search.corpus", "", nullptr,
+                         "lookup corpus: JSONL lines {\"id\", \"title\", \"text\"}; empty: "
+                         "no search tool"),
+              int_key("tools.search.top_k", 3, 1, 100, "results per query"),
+              int_key("tools.search.snippet_bytes", 300, 16, 65536,
+                      "text shown per result, in bytes"),
           },
   };
   return schema;

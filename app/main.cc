@@ -15,7 +15,10 @@
 #include "app/config.h"
 #include "app/config_schema.h"
 #include "app/pretrain.h"
+#include "app/sample.h"
 #include "app/stages.h"
+#include "app/tasks_commands.h"
+#include "app/tools_commands.h"
 #include "policy/cpu/blas.h"
 #include "policy/error.h"
 #include "policy/pretokenizer.h"
@@ -56,9 +59,10 @@ void add_train(CLI::App& app) {
   cmd->callback([=] { run_stages(Config::load(*config_file, *overrides)); });
 }
 
-void add_pretrain(CLI::App& app) {
-  auto* cmd = app.add_subcommand(
-      "pretrain", "pretrain the policy (runs the tokenizer and shards stages first if needed)");
+// `ponder pretrain` and `ponder sft`: the run's stages up to this one (earlier
+// stages keep their outputs), stopping early at --stop-after.
+void add_training_stage(CLI::App& app, const std::string& stage, const std::string& help) {
+  auto* cmd = app.add_subcommand(stage, help);
   auto config_file = std::make_shared<std::string>();
   auto overrides = std::make_shared<std::vector<std::string>>();
   auto stop_after = std::make_shared<int64_t>(0);
@@ -67,12 +71,59 @@ void add_pretrain(CLI::App& app) {
   cmd->add_option("--stop-after", *stop_after,
                   "stop once this step is done (checkpointed; re-run to resume)")
       ->check(CLI::NonNegativeNumber);
+  cmd->callback([=] { run_stages(Config::load(*config_file, *overrides), stage, *stop_after); });
+}
+
+void add_sample(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "sample", "greedy-decode task prompts from a checkpoint; report format and accuracy");
+  auto checkpoint = std::make_shared<std::string>();
+  auto config_file = std::make_shared<std::string>();
+  auto overrides = std::make_shared<std::vector<std::string>>();
+  auto family = std::make_shared<std::string>("count");
+  auto split = std::make_shared<std::string>("eval");
+  auto options = std::make_shared<SampleOptions>();
+  cmd->add_option("checkpoint", *checkpoint, "checkpoint folder")->required();
+  cmd->add_option("--config", *config_file, "run config for [tasks] (default: defaults)");
+  cmd->add_option("--set", *overrides, "override a key: --set section.key=value (repeatable)");
+  cmd->add_option("--family", *family, "task family")->capture_default_str();
+  cmd->add_option("--split", *split, "train or eval")->capture_default_str();
+  cmd->add_option("--n", options->n, "prompts")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--difficulty", options->difficulty, "task difficulty")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--seed", options->seed, "task seed")->capture_default_str();
+  cmd->add_option("--max-new-tokens", options->max_new_tokens, "tokens per response")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_flag("--direct", options->direct, "force a direct answer (no thinking, no tools)");
+  cmd->add_option("--show", options->show, "responses printed in full")->capture_default_str();
   cmd->callback([=] {
-    std::vector<std::string> with_stages = *overrides;
-    with_stages.push_back("run.stages=[\"tokenizer\", \"shards\"]");
-    const Config prepare = Config::load(*config_file, with_stages);
-    run_stages(prepare);
-    run_pretrain(Config::load(*config_file, *overrides), run_folder(prepare), *stop_after);
+    const Config config = Config::load(*config_file, *overrides);
+    const TaskGenerator generator(task_sources(config));
+    const Family f = parse_family(*family);
+    options->split = parse_split(*split);
+    std::vector<Task> tasks;
+    for (int i = 0; i < options->n; ++i) {
+      tasks.push_back(generator.generate(f, options->split, static_cast<uint64_t>(i),
+                                         options->difficulty, options->seed));
+    }
+    const auto responses = sample_responses(*checkpoint, tasks, *options);
+    for (int i = 0; i < std::min(options->show, options->n); ++i) {
+      fmt::print("--- {} (answer {})\n{}\n{}\n", tasks[i].id, tasks[i].answer, tasks[i].prompt,
+                 responses[i].text);
+    }
+    const SampleReport r = score_responses(tasks, responses);
+    fmt::print(
+        "{} {} prompts{}: {:.1f}% well formed, {:.1f}% correct, {} ended at a tool call, "
+        "{:.1f} tokens per response\n",
+        *family, r.n, options->direct ? " (direct answers)" : "", 100.0 * r.well_formed / r.n,
+        100.0 * r.correct / r.n, r.tool_calls, r.mean_response_tokens);
+    fmt::print(
+        "{{\"family\": \"{}\", \"n\": {}, \"direct\": {}, \"well_formed\": {:.4f}, "
+        "\"accuracy\": {:.4f}, \"tool_calls\": {}, \"mean_response_tokens\": {:.2f}}}\n",
+        *family, r.n, options->direct, static_cast<double>(r.well_formed) / r.n,
+        static_cast<double>(r.correct) / r.n, r.tool_calls, r.mean_response_tokens);
   });
 }
 
@@ -163,6 +214,18 @@ void add_tokenizer(CLI::App& app) {
 void add_data(CLI::App& app) {
   auto* cmd = app.add_subcommand("data", "prepare training data");
   cmd->require_subcommand(1);
+  auto* corpus = cmd->add_subcommand(
+      "corpus", "build the pretraining text mixture and its shards (and the tokenizer if needed)");
+  auto corpus_config = std::make_shared<std::string>();
+  auto corpus_overrides = std::make_shared<std::vector<std::string>>();
+  corpus->add_option("config,--config", *corpus_config, "run config (TOML)")->required();
+  corpus->add_option("--set", *corpus_overrides, "override a key: --set section.key=value");
+  corpus->callback([=] {
+    std::vector<std::string> overrides = *corpus_overrides;
+    overrides.push_back("run.stages=[\"tokenizer\", \"corpus\"]");
+    run_stages(Config::load(*corpus_config, overrides));
+  });
+
   auto* shard = cmd->add_subcommand("shard", "encode text/JSONL files into binary token shards");
   auto folder = std::make_shared<std::string>();
   auto inputs = std::make_shared<std::vector<std::string>>();
@@ -192,11 +255,19 @@ void add_data(CLI::App& app) {
 
 int main(int argc, char** argv) {
   ponder::use_passive_openmp_wait(argv);
+  // Progress lines must reach a log file or CI as they happen, not at exit.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   CLI::App app{"ponder: a C++ trainer that teaches small language models to reason", "ponder"};
   app.set_version_flag("--version", "ponder " PONDER_VERSION);
   app.require_subcommand(1);
   ponder::add_train(app);
-  ponder::add_pretrain(app);
+  ponder::add_training_stage(app, "pretrain",
+                             "pretrain the policy (the run's stages before it first, if needed)");
+  ponder::add_training_stage(app, "sft",
+                             "fine-tune on demonstrations (the run's stages before it first)");
+  ponder::add_sample(app);
+  ponder::add_tasks_commands(app);
+  ponder::add_tools_commands(app);
   ponder::add_config(app);
   ponder::add_tokenizer(app);
   ponder::add_data(app);

@@ -19,19 +19,13 @@
 #include <filesystem>
 
 #include "app/config.h"
+#include "app/training.h"
 
 namespace ponder {
 
-struct PretrainSummary {
-  int64_t step = 0;  // steps done when the call returned
-  double last_train_loss = 0;
-  double last_val_loss = 0;
-  int64_t skipped_steps = 0;
-};
-
 // Trains until pretrain.steps, or until `stop_at_step` (> 0) when that comes
 // first (a time-boxed chunk; re-running resumes).
-PretrainSummary run_pretrain(const Config& config, const std::filesystem::path& run_folder,
+TrainingSummary run_pretrain(const Config& config, const std::filesystem::path& run_folder,
                              int64_t stop_at_step = 0);
 
 }  // namespace ponder

@@ -1,12 +1,15 @@
 #include "app/stages.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
 #include <fmt/format.h>
 
+#include "app/corpus.h"
 #include "app/pretrain.h"
 #include "app/progress.h"
+#include "app/sft.h"
 #include "curricula/documents.h"
 #include "policy/atomic_file.h"
 #include "policy/bpe_trainer.h"
@@ -31,6 +34,20 @@ void run_tokenizer_stage(const Config& config, const std::filesystem::path& fold
   fmt::print("tokenizer: wrote {}\n", (folder / "tokenizer" / "tokenizer.json").string());
   fmt::print("tokenizer: sample\n{}\n",
              describe_encoding(tokenizer, config.get_string("tokenizer.sample")));
+}
+
+void run_corpus_stage(const Config& config, const std::filesystem::path& folder) {
+  const auto out = folder / "shards";
+  if (std::filesystem::exists(out / "train_00000.bin")) {
+    fmt::print("corpus: {} exists; kept (delete it to rebuild)\n", out.string());
+    return;
+  }
+  const Tokenizer tokenizer = Tokenizer::load(folder / "tokenizer");
+  // Built in a temp folder and renamed, so a half-written corpus is never "kept".
+  const auto temp = folder / "shards.tmp";
+  std::filesystem::remove_all(temp);
+  build_corpus(config, tokenizer, temp);
+  std::filesystem::rename(temp, out);
 }
 
 void run_shards_stage(const Config& config, const std::filesystem::path& folder) {
@@ -159,19 +176,34 @@ std::filesystem::path run_folder(const Config& config) {
   return std::filesystem::path(config.get_string("run.out_dir")) / config.get_string("run.name");
 }
 
-void run_stages(const Config& config) {
+void run_stages(const Config& config, const std::string& last, int64_t stop_at_step) {
   const std::filesystem::path folder = run_folder(config);
   write_file_atomically(folder / "config.toml", config.to_toml());
   fmt::print("run {}: outputs in {}\n", config.get_string("run.name"), folder.string());
-  for (const auto& stage : config.get_strings("run.stages")) {
+  std::vector<std::string> stages = config.get_strings("run.stages");
+  if (!last.empty()) {
+    const auto it = std::find(stages.begin(), stages.end(), last);
+    if (it == stages.end()) {
+      throw Error(
+          fmt::format("run.stages = [{}] has no `{}` stage; add it to run the stages "
+                      "before it",
+                      fmt::join(stages, ", "), last));
+    }
+    stages.erase(it + 1, stages.end());
+  }
+  for (const auto& stage : stages) {
     const auto start = std::chrono::steady_clock::now();
     fmt::print("== stage {} ==\n", stage);
     if (stage == "tokenizer") {
       run_tokenizer_stage(config, folder);
     } else if (stage == "shards") {
       run_shards_stage(config, folder);
+    } else if (stage == "corpus") {
+      run_corpus_stage(config, folder);
     } else if (stage == "pretrain") {
-      run_pretrain(config, folder);
+      run_pretrain(config, folder, stage == last ? stop_at_step : 0);
+    } else if (stage == "sft") {
+      run_sft(config, folder, stage == last ? stop_at_step : 0);
     } else {
       // The schema's choices list every stage; reaching this is a programming error.
       throw std::logic_error("stage without a runner: " + stage);

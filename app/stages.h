@@ -59,8 +59,10 @@ ShardingSummary write_token_shards(const Tokenizer& tokenizer,
 std::filesystem::path run_folder(const Config& config);
 
 // `ponder train`: every stage of `run.stages`, in order. A stage whose output
-// exists (tokenizer, shards) keeps it; pretraining resumes from its latest
-// checkpoint.
-void run_stages(const Config& config);
+// exists (tokenizer, shards, corpus) keeps it; training stages resume from
+// their latest checkpoint. With `last` (e.g. "sft"), the stages up to and
+// including it, the last one stopping at `stop_at_step` (> 0) if given;
+// ponder::Error when run.stages lacks it.
+void run_stages(const Config& config, const std::string& last = "", int64_t stop_at_step = 0);
 
 }  // namespace ponder

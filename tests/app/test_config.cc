@@ -156,10 +156,10 @@ TEST_F(ConfigTest, NonFiniteFloat) {
 
 TEST_F(ConfigTest, BadChoiceSuggestsTheClosestChoice) {
   EXPECT_EQ(file_error("[run]\nstages = [\"tokenise\"]\n"),
-            "`run.stages` at F:2: \"tokenise\" is not one of: tokenizer, shards, pretrain; did "
-            "you mean \"tokenizer\"?");
+            "`run.stages` at F:2: \"tokenise\" is not one of: tokenizer, shards, corpus, "
+            "pretrain, sft; did you mean \"tokenizer\"?");
   EXPECT_EQ(file_error("[run]\nstages = [\"tokenizer\", \"rl\"]\n"),
-            "`run.stages` at F:2: \"rl\" is not one of: tokenizer, shards, pretrain");
+            "`run.stages` at F:2: \"rl\" is not one of: tokenizer, shards, corpus, pretrain, sft");
 }
 
 TEST_F(ConfigTest, EmptyListWhereItemsAreRequired) {
@@ -230,7 +230,7 @@ TEST_F(ConfigTest, BadOverrides) {
             "[270, 65536]");
   EXPECT_EQ(error_of("", {"run.stages=tokeniser"}),
             "--set run.stages=tokeniser: \"tokeniser\" is not one of: tokenizer, shards, "
-            "pretrain; did you mean \"tokenizer\"?");
+            "corpus, pretrain, sft; did you mean \"tokenizer\"?");
   EXPECT_EQ(error_of("", {"run.name="}),
             "--set run.name=: the value is missing; for an empty string write run.name=\"\" "
             "(quoted for the shell)");
@@ -298,61 +298,31 @@ TEST_F(ConfigTest, ToTomlReloadsToAnEqualConfig) {
 }
 
 TEST_F(ConfigTest, ToTomlListsEveryKeyInSchemaOrder) {
-  EXPECT_EQ(Config::load("").to_toml(),
+  // The first lines are spelled out; the rest must follow the schema's order:
+  // each section header, then its keys with their defaults.
+  const std::string toml = Config::load("").to_toml();
+  EXPECT_EQ(toml.substr(0, toml.find("\n\n")),
             "[run]\n"
             "name = \"quickstart\"\n"
             "out_dir = \"runs/out\"\n"
             "seed = 1234\n"
             "stages = [\"tokenizer\"]\n"
-            "threads = 0\n"
-            "\n"
-            "[tokenizer]\n"
-            "inputs = [\"data/gsm8k/train.jsonl\"]\n"
-            "vocab_size = 4096\n"
-            "digits_per_token = 1\n"
-            "pattern = \"\"\n"
-            "max_input_mb = 0.0\n"
-            "sample = \"Natalia sold 48 clips in April and half as many in May: 48/2 = 24.\"\n"
-            "\n"
-            "[model]\n"
-            "hidden_size = 256\n"
-            "intermediate_size = 688\n"
-            "num_hidden_layers = 4\n"
-            "num_attention_heads = 4\n"
-            "num_key_value_heads = 4\n"
-            "max_position_embeddings = 512\n"
-            "rms_norm_eps = 1e-05\n"
-            "rope_theta = 10000.0\n"
-            "tie_word_embeddings = false\n"
-            "initializer_range = 0.02\n"
-            "\n"
-            "[data]\n"
-            "inputs = [\"data/gsm8k/train.jsonl\"]\n"
-            "val_every = 20\n"
-            "tokens_per_shard = 10000000\n"
-            "\n"
-            "[optim]\n"
-            "lr = 0.003\n"
-            "beta1 = 0.9\n"
-            "beta2 = 0.95\n"
-            "eps = 1e-08\n"
-            "weight_decay = 0.1\n"
-            "grad_clip = 1.0\n"
-            "schedule = \"cosine\"\n"
-            "warmup_steps = 50\n"
-            "min_lr_ratio = 0.1\n"
-            "decay_fraction = 0.2\n"
-            "\n"
-            "[pretrain]\n"
-            "steps = 600\n"
-            "batch_size = 8\n"
-            "seq_len = 128\n"
-            "grad_accum = 1\n"
-            "eval_every = 50\n"
-            "eval_batches = 8\n"
-            "checkpoint_every = 200\n"
-            "log_every = 10\n"
-            "max_bad_steps = 5\n");
+            "threads = 0");
+  size_t at = 0;
+  std::string section;
+  for (const auto& key : config_schema().keys) {
+    if (key.section() != section) {
+      section = key.section();
+      const size_t header = toml.find("[" + section + "]\n", at);
+      ASSERT_NE(header, std::string::npos) << section;
+      at = header;
+    }
+    const std::string line =
+        "\n" + std::string(key.leaf()) + " = " + toml_literal(key.default_value) + "\n";
+    const size_t found = toml.find(line, at);
+    ASSERT_NE(found, std::string::npos) << key.name;
+    at = found + 1;
+  }
 }
 
 TEST_F(ConfigTest, GetterMisuseIsALogicError) {

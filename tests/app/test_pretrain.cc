@@ -68,7 +68,7 @@ class Pretrain : public ::testing::Test {
 
 TEST_F(Pretrain, LowersTheLossAndWritesCheckpointsAndMetrics) {
   prepare();
-  const PretrainSummary summary = run_pretrain(
+  const TrainingSummary summary = run_pretrain(
       config({"pretrain.steps=60", "optim.lr=0.01", "pretrain.eval_every=60"}), folder());
   EXPECT_EQ(summary.step, 60);
   std::ifstream metrics(folder() / "metrics.jsonl");

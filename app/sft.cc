@@ -1,0 +1,160 @@
+#include "app/sft.h"
+
+#include <fmt/format.h>
+
+#include "app/task_tools.h"
+#include "app/tasks_commands.h"
+#include "curricula/demonstrations.h"
+#include "policy/chat.h"
+#include "policy/error.h"
+
+namespace ponder {
+namespace {
+
+// Candidate demonstrations per row: a demo too long for the row is replaced
+// by the next candidate, so row r of step s reads candidates
+// r·kCandidates .. r·kCandidates + kCandidates − 1 — a pure function of (s, r).
+constexpr uint64_t kCandidates = 16;
+
+// One padded batch of demonstrations and its weights (w_t = mask_t / Σ mask).
+struct DemoBatch {
+  std::vector<TokenId> inputs, targets;
+  std::vector<float> weights;
+  uint64_t skipped = 0;  // candidates too long for the row
+};
+
+class DemoBatcher {
+ public:
+  DemoBatcher(const TaskMixture& mixture, const Tokenizer& tokenizer, const ToolRunner& run_tool,
+              DemoOptions options, int batch, int seq)
+      : mixture_(mixture),
+        tokenizer_(tokenizer),
+        run_tool_(run_tool),
+        options_(options),
+        batch_(batch),
+        seq_(seq) {}
+
+  // The batch whose rows are demos first_row, first_row + 1, ... of `split`.
+  DemoBatch make(Split split, uint64_t first_row) const {
+    DemoBatch out;
+    const size_t n = static_cast<size_t>(batch_) * seq_;
+    out.inputs.assign(n, tokenizer_.special_id(Special::kPad));
+    out.targets.assign(n, -1);
+    out.weights.assign(n, 0.0f);
+    double masked = 0;
+    for (int b = 0; b < batch_; ++b) {
+      const RenderedChat chat = fitting_demo(split, first_row + b, out.skipped);
+      for (size_t t = 0; t + 1 < chat.ids.size(); ++t) {
+        const size_t at = static_cast<size_t>(b) * seq_ + t;
+        out.inputs[at] = chat.ids[t];
+        if (chat.mask[t + 1]) {
+          out.targets[at] = chat.ids[t + 1];
+          masked += 1;
+        }
+      }
+    }
+    for (size_t i = 0; i < n; ++i) {
+      if (out.targets[i] >= 0) out.weights[i] = static_cast<float>(1.0 / masked);
+    }
+    return out;
+  }
+
+ private:
+  RenderedChat fitting_demo(Split split, uint64_t row, uint64_t& skipped) const {
+    for (uint64_t c = 0; c < kCandidates; ++c) {
+      const Task task = mixture_.sample(split, row * kCandidates + c);
+      RenderedChat chat = render_chat(tokenizer_, demonstration_chat(task, run_tool_, options_));
+      if (chat.ids.size() <= static_cast<size_t>(seq_) + 1) return chat;
+      ++skipped;
+    }
+    throw Error(
+        fmt::format("sft.seq_len = {} is too short: {} demonstrations in a row did not "
+                    "fit; raise sft.seq_len or lower the task difficulty",
+                    seq_, kCandidates));
+  }
+
+  const TaskMixture& mixture_;
+  const Tokenizer& tokenizer_;
+  const ToolRunner& run_tool_;
+  DemoOptions options_;
+  int batch_, seq_;
+};
+
+}  // namespace
+
+TrainingSummary run_sft(const Config& config, const std::filesystem::path& run_folder,
+                        int64_t stop_at_step) {
+  std::filesystem::path init = config.get_string("sft.init");
+  if (init.empty()) {
+    const auto latest = latest_checkpoint(run_folder / "checkpoints");
+    if (!latest) {
+      throw Error(
+          fmt::format("no pretrained checkpoint in `{}`; run the `pretrain` stage first "
+                      "or set sft.init",
+                      (run_folder / "checkpoints").string()));
+    }
+    init = *latest;
+  }
+  const Checkpoint base = load_checkpoint(init, false);
+  const Tokenizer tokenizer = load_checkpoint_tokenizer(init);
+  const int batch = static_cast<int>(config.get_int("sft.batch_size"));
+  const int seq = static_cast<int>(config.get_int("sft.seq_len"));
+  if (seq > base.config.max_position_embeddings) {
+    throw Error(fmt::format("sft.seq_len = {} exceeds the model's max_position_embeddings = {}",
+                            seq, base.config.max_position_embeddings));
+  }
+
+  TrainingCadence cadence;
+  cadence.total_steps = config.get_int("sft.steps");
+  cadence.log_every = config.get_int("sft.log_every");
+  cadence.eval_every = config.get_int("sft.eval_every");
+  cadence.checkpoint_every = config.get_int("sft.checkpoint_every");
+  cadence.max_bad_steps = config.get_int("pretrain.max_bad_steps");
+  cadence.tokens_per_step = static_cast<uint64_t>(batch) * seq;
+  TrainingSession session(config, "sft", base.config, run_folder / "sft",
+                          config.get_float("sft.lr"), config.get_int("sft.warmup_steps"), cadence);
+  if (!session.resume()) {
+    session.model().set_params(base.params);
+    fmt::print("sft: starting from {}\n", init.string());
+  }
+
+  const auto seed = static_cast<uint64_t>(config.get_int("run.seed"));
+  const TaskSettings settings = task_settings(config);
+  const TaskGenerator generator(settings.sources);
+  const TaskMixture mixture(generator, settings.weights, settings.difficulty, seed);
+  const ToolRegistry tools = task_tools(config, generator.lookup_world());
+  const ToolRunner run_tool = tool_runner(tools);
+  const DemoOptions demo_options{config.get_float("sft.direct_fraction"),
+                                 config.get_float("sft.verify_fraction"), seed};
+  const DemoBatcher batcher(mixture, tokenizer, run_tool, demo_options, batch, seq);
+
+  Model<float>& model = session.model();
+  uint64_t skipped = 0;
+  auto train_step = [&] {
+    // The session counts steps; the batch of step s holds demos s·batch ...
+    const auto first = static_cast<uint64_t>(session.state().step) * batch;
+    const DemoBatch b = batcher.make(Split::kTrain, first);
+    skipped += b.skipped;
+    const double loss =
+        model.forward(b.inputs.data(), b.targets.data(), b.weights.data(), batch, seq);
+    model.backward();
+    return loss;
+  };
+  auto held_out_loss = [&] {
+    const int64_t batches = config.get_int("sft.eval_batches");
+    double sum = 0;
+    for (int64_t i = 0; i < batches; ++i) {
+      const DemoBatch b = batcher.make(Split::kEval, static_cast<uint64_t>(i) * batch);
+      sum += model.forward(b.inputs.data(), b.targets.data(), b.weights.data(), batch, seq);
+    }
+    return sum / static_cast<double>(batches);
+  };
+  const int64_t end = stop_at_step > 0 ? stop_at_step : cadence.total_steps;
+  TrainingSummary summary = session.run(end, train_step, held_out_loss, tokenizer);
+  if (skipped > 0) {
+    fmt::print("sft: {} demonstrations longer than sft.seq_len = {} were skipped\n", skipped, seq);
+  }
+  return summary;
+}
+
+}  // namespace ponder

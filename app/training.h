@@ -1,0 +1,91 @@
+// TrainingSession: what pretraining and SFT share — the model and AdamW on
+// the CPU backend, the learning-rate schedule, resuming from the latest
+// checkpoint, the step loop with its skip-on-NaN rule, progress lines,
+// held-out evaluation, metrics.jsonl and checkpoints.
+//
+// A stage supplies two functions: `train_step` runs forward and backward of
+// one optimizer step's micro-batches (accumulating into the gradients) and
+// returns the loss; `held_out_loss` returns the loss on fixed held-out data.
+// Both draw their data from the session's RNG (train) or their own fixed
+// RNG (held-out), so a resumed run equals an unbroken one bit for bit.
+//
+// Layout under `folder`: checkpoints/step_NNNNNNNN/, metrics.jsonl (one JSON
+// object per line; `split` is "train" or "val"). On resume metrics.jsonl
+// drops lines after the checkpoint's step, so nothing is counted twice.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <random>
+#include <string>
+
+#include "app/config.h"
+#include "policy/checkpoint.h"
+#include "policy/cpu/cpu_backend.h"
+#include "policy/lr_schedule.h"
+#include "policy/model.h"
+#include "policy/optimizer.h"
+
+namespace ponder {
+
+// The model shape a config asks for ([model] keys); the vocabulary comes
+// from the tokenizer.
+ModelConfig model_config(const Config& config, int vocab_size);
+
+// How often a session logs, evaluates and checkpoints, and when it gives up.
+struct TrainingCadence {
+  int64_t total_steps = 0;  // the schedule's length
+  int64_t log_every = 10;
+  int64_t eval_every = 50;
+  int64_t checkpoint_every = 200;
+  int64_t max_bad_steps = 5;  // consecutive non-finite steps before an error
+  uint64_t tokens_per_step = 0;
+};
+
+struct TrainingSummary {
+  int64_t step = 0;
+  double last_train_loss = 0;
+  double last_val_loss = 0;
+  int64_t skipped_steps = 0;
+};
+
+class TrainingSession {
+ public:
+  // `stage` names the session in messages ("pretrain", "sft"). Optimizer
+  // settings come from [optim], with `peak_lr` and `warmup_steps` given.
+  TrainingSession(const Config& config, std::string stage, const ModelConfig& model_config,
+                  std::filesystem::path folder, double peak_lr, int64_t warmup_steps,
+                  TrainingCadence cadence);
+
+  // Continues from the latest checkpoint under folder/checkpoints when there
+  // is one (true); otherwise leaves the model as it is (false). Throws
+  // ponder::Error when that checkpoint's model differs from this one.
+  bool resume();
+
+  Model<float>& model() { return *model_; }
+  Backend<float>& backend() { return backend_; }
+  std::mt19937_64& rng() { return rng_; }
+  const TrainerState& state() const { return state_; }
+
+  // Runs steps until `end_step` (≤ total_steps), then checkpoints.
+  TrainingSummary run(int64_t end_step, const std::function<double()>& train_step,
+                      const std::function<double()>& held_out_loss, const Tokenizer& tokenizer);
+
+ private:
+  void save(const Tokenizer& tokenizer);
+
+  CpuBackend<float> backend_;
+  std::string stage_;
+  std::filesystem::path folder_;
+  TrainingCadence cadence_;
+  std::unique_ptr<Model<float>> model_;
+  std::unique_ptr<AdamW<float>> optimizer_;
+  LrSchedule schedule_;
+  std::mt19937_64 rng_;
+  TrainerState state_;
+};
+
+}  // namespace ponder

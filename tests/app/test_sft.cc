@@ -1,0 +1,138 @@
+// The SFT pipeline on a tiny model: corpus -> pretrain -> SFT -> sample, the
+// corpus builder's parts, and the sample report's scoring.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "app/corpus.h"
+#include "app/sample.h"
+#include "app/sft.h"
+#include "app/stages.h"
+#include "curricula/generator.h"
+#include "policy/checkpoint.h"
+#include "policy/error.h"
+#include "policy/token_shard.h"
+#include "tests/test_util.h"
+
+namespace ponder {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(Corpus, WritesNumbersInWords) {
+  EXPECT_EQ(number_words(0), "zero");
+  EXPECT_EQ(number_words(13), "thirteen");
+  EXPECT_EQ(number_words(42), "forty-two");
+  EXPECT_EQ(number_words(100), "one hundred");
+  EXPECT_EQ(number_words(105), "one hundred and five");
+  EXPECT_EQ(number_words(2024), "two thousand and twenty-four");
+  EXPECT_EQ(number_words(1'000'001), "one million and one");
+  EXPECT_EQ(number_words(-7), "minus seven");
+}
+
+Task count_task(const std::string& answer) {
+  Task task;
+  task.id = "count/test/0";
+  task.family = Family::kCount;
+  task.answer = answer;
+  return task;
+}
+
+TEST(Sample, ScoresFormatAndCorrectness) {
+  const std::vector<Task> tasks = {count_task("3"), count_task("3"), count_task("3"),
+                                   count_task("2"), count_task("2")};
+  std::vector<SampledResponse> responses(5);
+  responses[0].text = "<|think|>r 1\nr 2\nr 3<|/think|><|answer|>3<|/answer|><|end|>";
+  responses[1].text = "<|answer|>4<|/answer|><|end|>";                   // well formed, wrong
+  responses[2].text = "<|think|>unclosed<|answer|>3<|/answer|><|end|>";  // thinking never closed
+  responses[3].text = "<|tool_call|>python\n1+1<|/tool_call|>";          // ended at a tool call
+  responses[3].ended_at_tool_call = true;
+  responses[4].text = "2 < |answer|>2< |/answer|>";  // model text spelling tokens: no answer
+  const SampleReport r = score_responses(tasks, responses);
+  EXPECT_EQ(r.n, 5);
+  EXPECT_EQ(r.well_formed, 2);
+  EXPECT_EQ(r.correct, 1);
+  EXPECT_EQ(r.tool_calls, 1);
+}
+
+class SftPipeline : public ::testing::Test {
+ protected:
+  Config config(const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> overrides = {
+        "run.out_dir=\"" + dir_.path().string() + "\"",
+        "run.name=t",
+        "run.threads=1",
+        "run.stages=[\"tokenizer\", \"corpus\", \"pretrain\", \"sft\"]",
+        "tokenizer.inputs=[\"data/gsm8k/test.jsonl\"]",
+        "tokenizer.vocab_size=300",
+        "corpus.total_mb=0.3",
+        "model.hidden_size=32",
+        "model.intermediate_size=64",
+        "model.num_hidden_layers=1",
+        "model.num_attention_heads=2",
+        "model.num_key_value_heads=1",
+        "model.max_position_embeddings=512",
+        "pretrain.steps=2",
+        "pretrain.batch_size=2",
+        "pretrain.seq_len=64",
+        "pretrain.eval_batches=1",
+        "tasks.gsm8k=0",
+        "tasks.lookup_entities=40",
+        "sft.steps=4",
+        "sft.batch_size=2",
+        "sft.seq_len=480",
+        "sft.eval_every=2",
+        "sft.eval_batches=1",
+        "sft.log_every=1",
+    };
+    overrides.insert(overrides.end(), extra.begin(), extra.end());
+    return Config::load("", overrides);
+  }
+  std::filesystem::path folder() const { return dir_ / "t"; }
+  testing::TempDir dir_;
+};
+
+TEST_F(SftPipeline, RunsEndToEndAndResumesExactly) {
+  run_stages(config(), "sft", 2);
+  EXPECT_TRUE(std::filesystem::exists(folder() / "shards/train_00000.bin"));
+  EXPECT_TRUE(std::filesystem::exists(folder() / "checkpoints/step_00000002"));
+  EXPECT_TRUE(std::filesystem::exists(folder() / "sft/checkpoints/step_00000002"));
+  run_stages(config(), "sft");  // resumes SFT at step 2
+  const Checkpoint resumed = load_checkpoint(folder() / "sft/checkpoints/step_00000004");
+
+  std::filesystem::remove_all(folder() / "sft");
+  run_sft(config(), folder());
+  const Checkpoint unbroken = load_checkpoint(folder() / "sft/checkpoints/step_00000004");
+  EXPECT_EQ(resumed.params, unbroken.params);
+
+  SampleOptions options;
+  options.max_new_tokens = 8;
+  const TaskGenerator generator(TaskSources{});
+  const std::vector<Task> tasks = {generator.generate(Family::kCount, Split::kEval, 0, 1, 0),
+                                   generator.generate(Family::kCount, Split::kEval, 1, 1, 0)};
+  const auto responses =
+      sample_responses(folder() / "sft/checkpoints/step_00000004", tasks, options);
+  ASSERT_EQ(responses.size(), 2u);
+  for (const auto& r : responses) EXPECT_LE(r.tokens, 8);
+}
+
+TEST_F(SftPipeline, NeedsAPretrainedCheckpoint) {
+  try {
+    run_sft(config(), folder());
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("no pretrained checkpoint"));
+  }
+}
+
+TEST_F(SftPipeline, RowsTooShortForAnyDemonstrationAreAClearError) {
+  run_stages(config(), "pretrain");
+  try {
+    run_sft(config({"sft.seq_len=8"}), folder());
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("sft.seq_len = 8 is too short"));
+  }
+}
+
+}  // namespace
+}  // namespace ponder
