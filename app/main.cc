@@ -17,6 +17,7 @@
 #include "app/pretrain.h"
 #include "app/sample.h"
 #include "app/stages.h"
+#include "app/task_tools.h"
 #include "app/tasks_commands.h"
 #include "app/tools_commands.h"
 #include "policy/cpu/blas.h"
@@ -98,6 +99,9 @@ void add_sample(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   cmd->add_flag("--direct", options->direct, "force a direct answer (no thinking, no tools)");
   cmd->add_option("--show", options->show, "responses printed in full")->capture_default_str();
+  cmd->add_option("--temperature", options->temperature, "0: greedy")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   cmd->callback([=] {
     const Config config = Config::load(*config_file, *overrides);
     const TaskGenerator generator(task_sources(config));
@@ -108,14 +112,15 @@ void add_sample(CLI::App& app) {
       tasks.push_back(generator.generate(f, options->split, static_cast<uint64_t>(i),
                                          options->difficulty, options->seed));
     }
-    const auto responses = sample_responses(*checkpoint, tasks, *options);
+    const ToolRegistry tools = task_tools(config, generator.lookup_world());
+    const auto responses = sample_responses(*checkpoint, tasks, *options, tool_caller(tools));
     for (int i = 0; i < std::min(options->show, options->n); ++i) {
       fmt::print("--- {} (answer {})\n{}\n{}\n", tasks[i].id, tasks[i].answer, tasks[i].prompt,
                  responses[i].text);
     }
     const SampleReport r = score_responses(tasks, responses);
     fmt::print(
-        "{} {} prompts{}: {:.1f}% well formed, {:.1f}% correct, {} ended at a tool call, "
+        "{} {} prompts{}: {:.1f}% well formed, {:.1f}% correct, {} tool calls, "
         "{:.1f} tokens per response\n",
         *family, r.n, options->direct ? " (direct answers)" : "", 100.0 * r.well_formed / r.n,
         100.0 * r.correct / r.n, r.tool_calls, r.mean_response_tokens);

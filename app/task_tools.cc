@@ -24,4 +24,12 @@ ToolRunner tool_runner(const ToolRegistry& registry) {
   };
 }
 
+ToolCaller tool_caller(const ToolRegistry& registry) {
+  return [&registry](std::string_view tool, std::string_view input) {
+    const ToolResult result = registry.run(tool, input);
+    return ToolOutcome{result.output, std::string(status_name(result.status)),
+                       std::chrono::duration<double, std::milli>(result.latency).count()};
+  };
+}
+
 }  // namespace ponder

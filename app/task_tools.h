@@ -7,6 +7,7 @@
 #include "app/config.h"
 #include "curricula/demonstrations.h"
 #include "curricula/lookup.h"
+#include "rollout/engine.h"
 #include "tools/registry.h"
 
 namespace ponder {
@@ -15,5 +16,7 @@ ToolRegistry task_tools(const Config& config, const LookupWorld& world);
 
 // Runs a registry tool; an unknown tool or a failed call is the tool's message.
 ToolRunner tool_runner(const ToolRegistry& registry);
+// The same, with the call's status and latency, for the rollout engine.
+ToolCaller tool_caller(const ToolRegistry& registry);
 
 }  // namespace ponder

@@ -103,6 +103,25 @@ std::vector<TokenId> render_prompt(const Tokenizer& tokenizer, const std::vector
   return std::move(r.result().ids);
 }
 
+std::string render_text(const Tokenizer& tokenizer, std::span<const TokenId> ids) {
+  std::string text, run;
+  auto flush = [&] {
+    for (size_t at = 0; (at = run.find("<|", at)) != std::string::npos;) run.replace(at, 2, "< |");
+    text += run;
+    run.clear();
+  };
+  for (TokenId id : ids) {
+    if (tokenizer.is_special(id)) {
+      flush();
+      text += tokenizer.token_text(id);
+    } else {
+      run += tokenizer.token_text(id);
+    }
+  }
+  flush();
+  return text;
+}
+
 std::vector<ChatTurn> user_turn(std::string text) {
   return {ChatTurn{ChatTurn::Role::kUser, {ChatPart{ChatPart::Kind::kText, std::move(text), ""}}}};
 }

@@ -23,6 +23,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -56,6 +57,12 @@ RenderedChat render_chat(const Tokenizer& tokenizer, const std::vector<ChatTurn>
 // The prompt for generation: the turns (ending with a user turn) followed by
 // <|assistant|>, so the next token is the assistant's first.
 std::vector<TokenId> render_prompt(const Tokenizer& tokenizer, const std::vector<ChatTurn>& turns);
+
+// The text of generated ids, special tokens spelled out. Ordinary text that
+// spells "<|" comes out as "< |", so that only real special tokens read as
+// special tokens downstream (answer extraction, the database, a terminal):
+// model output is hostile input.
+std::string render_text(const Tokenizer& tokenizer, std::span<const TokenId> ids);
 
 // Convenience: a single user turn.
 std::vector<ChatTurn> user_turn(std::string text);

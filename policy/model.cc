@@ -419,7 +419,10 @@ void Model<T>::decode(KvCache<T>& cache, std::span<const int> rows, std::span<co
 
 template <typename T>
 KvCache<T>::KvCache(Model<T>& model, int rows, int max_positions)
-    : backend_(model.backend()), rows_(rows), max_positions_(max_positions) {
+    : backend_(model.backend()),
+      rows_(rows),
+      max_positions_(max_positions),
+      width_(model.config().kv_dim()) {
   if (rows < 1 || max_positions < 1) {
     throw Error(fmt::format("KV cache needs at least 1 row and 1 position (got {} x {})", rows,
                             max_positions));
@@ -428,6 +431,22 @@ KvCache<T>::KvCache(Model<T>& model, int rows, int max_positions)
   for (int i = 0; i < model.config().num_hidden_layers; ++i) {
     keys_.push_back(backend_.alloc(per_layer));
     values_.push_back(backend_.alloc(per_layer));
+  }
+}
+
+template <typename T>
+void KvCache<T>::copy_prefix(int from, int to, int length) {
+  if (from < 0 || from >= rows_ || to < 0 || to >= rows_ || length < 0 || length > max_positions_) {
+    throw Error(
+        fmt::format("KV cache copy of {} positions from row {} to row {} is out of range "
+                    "({} rows x {} positions)",
+                    length, from, to, rows_, max_positions_));
+  }
+  const size_t row = static_cast<size_t>(max_positions_) * width_;
+  const size_t count = static_cast<size_t>(length) * width_;
+  for (size_t layer = 0; layer < keys_.size(); ++layer) {
+    backend_.copy(keys_[layer] + to * row, keys_[layer] + from * row, count);
+    backend_.copy(values_[layer] + to * row, values_[layer] + from * row, count);
   }
 }
 

@@ -112,10 +112,15 @@ class KvCache {
   int rows() const { return rows_; }
   int max_positions() const { return max_positions_; }
 
+  // Copies positions [0, length) of row `from` into row `to`: n samples of
+  // one prompt share its prefill. Throws ponder::Error for rows or a length
+  // out of range.
+  void copy_prefix(int from, int to, int length);
+
  private:
   friend class Model<T>;
   Backend<T>& backend_;
-  int rows_, max_positions_;
+  int rows_, max_positions_, width_;
   std::vector<T*> keys_, values_;  // one [rows, max_positions, kv_dim] buffer per layer
 };
 

@@ -40,6 +40,14 @@ constexpr auto kStartupLimit = std::chrono::seconds(10);
 constexpr auto kStopGrace = std::chrono::milliseconds(500);
 constexpr uint32_t kMaxNoteBytes = 4096;
 
+// The interpreter's command line: reads the worker script (whose length is
+// the first argument) from stdin, so that `ps` shows a line, not the script.
+// Nothing else is in the pipe until the worker's first reply, so the
+// buffered read takes exactly the script.
+constexpr std::string_view kBootstrap =
+    "import sys; exec(compile(sys.stdin.buffer.read(int(sys.argv.pop(1))), '<ponder-worker>', "
+    "'exec'))";
+
 // Writing to a worker that just died must not kill the trainer with SIGPIPE:
 // the signal is blocked in this thread for the write, and one it raised is
 // taken off the queue before unblocking.
@@ -167,7 +175,8 @@ PythonTool::PythonTool(PythonToolOptions options) : options_(std::move(options))
   spec.args = {"-s",
                "-B",
                "-c",
-               std::string(kPythonWorkerScript),
+               std::string(kBootstrap),
+               std::to_string(kPythonWorkerScript.size()),
                std::string(isolation_name(options_.isolation)),
                std::to_string(options_.output_bytes),
                fmt::format("{}", options_.timeout_s),
@@ -220,19 +229,24 @@ std::vector<std::string> PythonTool::warnings() const {
 }
 
 std::unique_ptr<SandboxedProcess> PythonTool::start_worker() {
-  std::unique_ptr<SandboxedProcess> process = sandbox_->start();
-  Reply ready;
-  if (read_reply(process->stdout_fd(), 64, Clock::now() + kStartupLimit, ready) &&
-      ready.status == kReplyReady) {
-    if (python_version_.empty()) python_version_ = ready.output;
-    return process;
+  std::string why;
+  try {
+    std::unique_ptr<SandboxedProcess> process = sandbox_->start();
+    const auto deadline = Clock::now() + kStartupLimit;
+    Reply ready;
+    if (write_all(process->stdin_fd(), kPythonWorkerScript, deadline) &&
+        read_reply(process->stdout_fd(), 64, deadline, ready) && ready.status == kReplyReady) {
+      if (python_version_.empty()) python_version_ = ready.output;
+      return process;
+    }
+    const auto grace = Clock::now() + std::chrono::seconds(1);
+    while (!process->exited() && Clock::now() < grace) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    why = process->exited() ? process->failure() : "it did not answer within 10 s";
+  } catch (const Error& e) {
+    why = e.what();
   }
-  const auto deadline = Clock::now() + std::chrono::seconds(1);
-  while (!process->exited() && Clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  const std::string why = process->exited() ? process->failure() : "it did not answer within 10 s";
-  process->kill();
   if (options_.isolation == Isolation::kNone) {
     throw Error(fmt::format("tools.python: the Python worker ({}) did not start: {}",
                             options_.interpreter.string(), why));

@@ -1,6 +1,6 @@
 # A warm worker of the Python calculator (tools/python_tool.h), embedded into
-# ponder at build time and run as `python3 -s -B -c <this> ISOLATION
-# OUTPUT_BYTES TIMEOUT_S CPU_S MEMORY_MB TMP_MB`.
+# ponder at build time, sent to the interpreter on stdin and run with
+# sys.argv = [-c, ISOLATION, OUTPUT_BYTES, TIMEOUT_S, CPU_S, MEMORY_MB, TMP_MB].
 #
 # It never runs model code itself: each call runs in a fresh child forked
 # from it, so no state passes from one call to the next, and the worker

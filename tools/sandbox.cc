@@ -247,7 +247,8 @@ std::string read_all(int fd, std::size_t limit) {
   std::string out;
   char buffer[4096];
   ssize_t n;
-  while (out.size() < limit && ((n = read(fd, buffer, sizeof buffer)) > 0 || (n < 0 && errno == EINTR))) {
+  while (out.size() < limit &&
+         ((n = read(fd, buffer, sizeof buffer)) > 0 || (n < 0 && errno == EINTR))) {
     if (n > 0) out.append(buffer, static_cast<std::size_t>(n));
   }
   return out;
@@ -281,7 +282,7 @@ std::unique_ptr<SandboxedProcess> Sandbox::start() const {
   std::error_code ec;
   bp::child setup(bp::exe = plan_->program,
                   bp::args = std::vector<std::string>(plan_->args.begin() + 1, plan_->args.end()),
-                  bp::std_in < in_pipe, bp::std_out > out_pipe, bp::std_err > err_pipe,
+                  bp::std_in<in_pipe, bp::std_out> out_pipe, bp::std_err > err_pipe,
                   EnterSandbox{{}, plan_.get(), report.write}, ec);
   close_fd(report.write);
   int stdin_fd = in_pipe.native_sink(), stdout_fd = out_pipe.native_source(),
@@ -300,10 +301,12 @@ std::unique_ptr<SandboxedProcess> Sandbox::start() const {
   }
   // Nothing reported: the set-up failed before the program's process, and
   // with it every writer of the stderr pipe, is gone.
-  std::string why = ec ? ec.message() : setup_failure(read_all(stderr_fd, 65536));
+  std::string why = ec ? fmt::format("cannot start `{}`: {}", plan_->program, ec.message())
+                       : setup_failure(read_all(stderr_fd, 65536));
   for (int fd : {stdin_fd, stdout_fd, stderr_fd}) close(fd);
-  if (why.empty()) why = "the set-up process ended without starting it";
-  throw Error(fmt::format("sandbox: cannot start `{}`: {}", plan_->program, why));
+  if (why.empty())
+    why = fmt::format("the set-up process ended without starting `{}`", plan_->program);
+  throw Error(why);
 }
 
 SandboxedProcess::SandboxedProcess(pid_t pid, int stdin_fd, int stdout_fd, int stderr_fd)
@@ -324,7 +327,9 @@ bool SandboxedProcess::exited() {
   return reaped_;
 }
 
-void SandboxedProcess::close_stdin() { close_fd(stdin_fd_); }
+void SandboxedProcess::close_stdin() {
+  close_fd(stdin_fd_);
+}
 
 void SandboxedProcess::stop(std::chrono::milliseconds grace) {
   close_stdin();

@@ -86,7 +86,7 @@ std::vector<IsolationCheck> check_isolation(PythonToolOptions options,
                                             const std::vector<std::string>& host_paths) {
   std::vector<IsolationCheck> checks;
   const bool root = geteuid() == 0;
-  checks.push_back({"runs as", true, false,
+  checks.push_back({"runs as", true, true,
                     root ? fmt::format("root: sandboxes drop to uid {}", kSandboxUid)
                          : fmt::format("uid {}: sandboxes need a user namespace", geteuid())});
   if (root) {

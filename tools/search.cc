@@ -160,19 +160,29 @@ std::vector<SearchHit> Bm25Index::search(std::string_view query, std::size_t top
   return hits;
 }
 
+namespace {
+
+void check_limits(const SearchToolOptions& options) {
+  if (options.top_k < 1 || options.top_k > 100) {
+    throw Error(
+        fmt::format("tools.search.top_k: expected an integer in [1, 100], got {}", options.top_k));
+  }
+  if (options.snippet_bytes < 16 || options.snippet_bytes > 65536) {
+    throw Error(
+        fmt::format("tools.search.snippet_bytes: expected an integer in [16, 65536], got {}",
+                    options.snippet_bytes));
+  }
+}
+
+}  // namespace
+
 void SearchToolOptions::validate() const {
   if (corpus.empty()) {
     throw Error(
         "tools.search.corpus: no corpus given; expected a JSONL file of "
         "{\"id\", \"title\", \"text\"} lines");
   }
-  if (top_k < 1 || top_k > 100) {
-    throw Error(fmt::format("tools.search.top_k: expected an integer in [1, 100], got {}", top_k));
-  }
-  if (snippet_bytes < 16 || snippet_bytes > 65536) {
-    throw Error(fmt::format(
-        "tools.search.snippet_bytes: expected an integer in [16, 65536], got {}", snippet_bytes));
-  }
+  check_limits(*this);
 }
 
 namespace {
@@ -214,7 +224,9 @@ SearchTool::SearchTool(SearchToolOptions options)
     : options_(std::move(options)), index_(load_corpus(options_)) {}
 
 SearchTool::SearchTool(std::shared_ptr<const Bm25Index> index, SearchToolOptions options)
-    : options_(std::move(options)), index_(std::move(index)) {}
+    : options_(std::move(options)), index_(std::move(index)) {
+  check_limits(options_);
+}
 
 std::string_view SearchTool::description() const {
   return "search the reference corpus; returns the best-matching documents' titles and snippets";

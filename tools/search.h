@@ -91,7 +91,9 @@ class SearchTool final : public Tool {
   // Loads options.corpus (ponder::Error as Bm25Index::load_jsonl, the
   // message naming tools.search.corpus).
   explicit SearchTool(SearchToolOptions options);
-  // Over an index already built (shared, e.g. by tests and benchmarks).
+  // Over an index already built (shared, or made from documents in memory);
+  // options.corpus is not used. Throws ponder::Error on a bad top_k or
+  // snippet_bytes.
   SearchTool(std::shared_ptr<const Bm25Index> index, SearchToolOptions options);
 
   std::string_view name() const override { return "search"; }

@@ -40,12 +40,14 @@ Task count_task(const std::string& answer) {
 TEST(Sample, ScoresFormatAndCorrectness) {
   const std::vector<Task> tasks = {count_task("3"), count_task("3"), count_task("3"),
                                    count_task("2"), count_task("2")};
-  std::vector<SampledResponse> responses(5);
+  std::vector<Rollout> responses(5);
+  for (auto& r : responses) r.finish_reason = "end";
   responses[0].text = "<|think|>r 1\nr 2\nr 3<|/think|><|answer|>3<|/answer|><|end|>";
-  responses[1].text = "<|answer|>4<|/answer|><|end|>";                   // well formed, wrong
-  responses[2].text = "<|think|>unclosed<|answer|>3<|/answer|><|end|>";  // thinking never closed
-  responses[3].text = "<|tool_call|>python\n1+1<|/tool_call|>";          // ended at a tool call
-  responses[3].ended_at_tool_call = true;
+  responses[1].text = "<|answer|>4<|/answer|><|end|>";  // well formed, wrong
+  responses[2].text = "<|think|>unclosed<|answer|>3<|/answer|><|end|>";  // inside thinking
+  responses[3].text = "<|answer|>2<|/answer|>";  // cut off before its end
+  responses[3].finish_reason = "length";
+  responses[3].tool_calls.resize(1);
   responses[4].text = "2 < |answer|>2< |/answer|>";  // model text spelling tokens: no answer
   const SampleReport r = score_responses(tasks, responses);
   EXPECT_EQ(r.n, 5);
@@ -110,9 +112,9 @@ TEST_F(SftPipeline, RunsEndToEndAndResumesExactly) {
   const std::vector<Task> tasks = {generator.generate(Family::kCount, Split::kEval, 0, 1, 0),
                                    generator.generate(Family::kCount, Split::kEval, 1, 1, 0)};
   const auto responses =
-      sample_responses(folder() / "sft/checkpoints/step_00000004", tasks, options);
+      sample_responses(folder() / "sft/checkpoints/step_00000004", tasks, options, {});
   ASSERT_EQ(responses.size(), 2u);
-  for (const auto& r : responses) EXPECT_LE(r.tokens, 8);
+  for (const auto& r : responses) EXPECT_LE(r.ids.size(), 8u);
 }
 
 TEST_F(SftPipeline, NeedsAPretrainedCheckpoint) {

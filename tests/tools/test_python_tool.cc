@@ -259,7 +259,8 @@ TEST_F(PythonToolTest, WithoutNamespacesItRefusesWithAClearError) {
       },
       ::testing::ExitedWithCode(0),
       "tools.python: the sandbox for /usr/bin/python3 could not be set up on this machine: "
-      "set-up step `unshare\\(mount, pid, net, ipc, uts namespaces\\)` failed: Operation not "
+      "set-up step `unshare\\((user, )?mount, pid, net, ipc, uts namespaces\\)` failed: Operation "
+      "not "
       "permitted; run `ponder tools check` .* or set tools.python.isolation = \"none\"");
 }
 

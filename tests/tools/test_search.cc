@@ -109,6 +109,11 @@ TEST(SearchTool, BadQueriesAreErrorsForTheModel) {
   EXPECT_EQ(none.output, "no results for \"nothing \xEF\xBF\xBD matches\"");
 }
 
+TEST(SearchTool, OverAnIndexTheLimitsAreStillChecked) {
+  EXPECT_THROW(SearchTool(index_of({{"1", "T", "text"}}), options_with(0)), Error);
+  EXPECT_THROW(SearchTool(index_of({{"1", "T", "text"}}), options_with(3, 15)), Error);
+}
+
 TEST(SearchTool, ConcurrentQueriesAgree) {
   std::vector<SearchDocument> docs;
   for (int i = 0; i < 500; ++i) {

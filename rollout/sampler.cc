@@ -1,0 +1,69 @@
+#include "rollout/sampler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+namespace ponder {
+
+SampledToken sample_token(const float* logits, int vocab, const SamplerOptions& options,
+                          std::mt19937_64& rng, const std::vector<TokenId>& banned) {
+  thread_local std::vector<float> scores;
+  scores.assign(logits, logits + vocab);
+  for (TokenId id : banned) scores[id] = -INFINITY;
+
+  const float max = *std::max_element(scores.begin(), scores.end());
+  double sum = 0;
+  for (int j = 0; j < vocab; ++j) sum += std::exp(static_cast<double>(logits[j]) - max);
+  const double log_z = max + std::log(sum);  // over the raw logits: the model's distribution
+  auto result = [&](TokenId id) {
+    return SampledToken{id, static_cast<float>(logits[id] - log_z)};
+  };
+
+  if (options.temperature <= 0) {
+    return result(
+        static_cast<TokenId>(std::max_element(scores.begin(), scores.end()) - scores.begin()));
+  }
+  // Candidates in descending score order (ties: lower id first), cut by top_k.
+  thread_local std::vector<TokenId> order;
+  order.resize(vocab);
+  std::iota(order.begin(), order.end(), 0);
+  // Banned ids (score −inf) are never candidates.
+  const int allowed = static_cast<int>(
+      std::count_if(scores.begin(), scores.end(), [](float s) { return std::isfinite(s); }));
+  const int k = options.top_k > 0 ? std::min(options.top_k, allowed) : allowed;
+  auto by_score = [&](TokenId a, TokenId b) {
+    return scores[a] != scores[b] ? scores[a] > scores[b] : a < b;
+  };
+  std::partial_sort(order.begin(), order.begin() + k, order.end(), by_score);
+  order.resize(k);
+  thread_local std::vector<double> probs;
+  probs.resize(k);
+  double total = 0;
+  for (int i = 0; i < k; ++i) {
+    probs[i] = std::exp((static_cast<double>(scores[order[i]]) - max) / options.temperature);
+    total += probs[i];
+  }
+  // top_p: keep the shortest prefix whose mass reaches top_p of the total.
+  int keep = k;
+  if (options.top_p < 1) {
+    double mass = 0;
+    for (int i = 0; i < k; ++i) {
+      mass += probs[i];
+      if (mass >= options.top_p * total) {
+        keep = i + 1;
+        break;
+      }
+    }
+    total = mass;
+  }
+  const double u = std::uniform_real_distribution<double>(0.0, total)(rng);
+  double acc = 0;
+  for (int i = 0; i < keep; ++i) {
+    acc += probs[i];
+    if (u < acc) return result(order[i]);
+  }
+  return result(order[keep - 1]);  // u == total after rounding
+}
+
+}  // namespace ponder
