@@ -29,12 +29,21 @@ std::string arith_document(Rng& rng) {
   return fmt::format("{} {} {} = {}", a, op, b, value);
 }
 
-// The spelling the count demonstrations use: one letter per line.
+// The spelling the count demonstrations use: one letter per line with a
+// running count (of letters, or of one letter). The word appears at the start,
+// after a space and in quotes, as it does in prompts: each is another token.
 std::string spelling_document(const std::vector<std::string>& words, Rng& rng) {
   const std::string& word = words[rng.below(words.size())];
-  std::string text = fmt::format("{} is spelled:", word);
-  int position = 0;
-  for (char c : word) text += fmt::format("\n{} {}", c, ++position);
+  const char counted = word[rng.below(word.size())];
+  const uint64_t style = rng.below(3);
+  std::string text = style == 0   ? fmt::format("{} is spelled:", word)
+                     : style == 1 ? fmt::format("Spelling \"{}\":", word)
+                                  : fmt::format("The {}'s in {}:", counted, word);
+  int count = 0;
+  for (char c : word) {
+    count += style != 2 || c == counted;
+    text += fmt::format("\n{} {}", c, count);
+  }
   return text;
 }
 

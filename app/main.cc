@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include "app/chat.h"
 #include "app/config.h"
 #include "app/config_schema.h"
 #include "app/pretrain.h"
@@ -271,6 +272,7 @@ int main(int argc, char** argv) {
   ponder::add_training_stage(app, "sft",
                              "fine-tune on demonstrations (the run's stages before it first)");
   ponder::add_sample(app);
+  ponder::add_chat_command(app);
   ponder::add_tasks_commands(app);
   ponder::add_tools_commands(app);
   ponder::add_config(app);

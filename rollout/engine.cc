@@ -241,8 +241,12 @@ std::vector<Rollout> Engine::generate(const std::vector<std::vector<TokenId>>& p
       }
       logits.resize(tokens.size() * vocab);
       decoder_.decode(entry_rows, positions, tokens, logits.data());
-      for (auto [row, last] : fed) {
-        row->next = sample_token(&logits[last * vocab], vocab, options.sampler, row->rng, banned);
+      // Rows sample in parallel: each has its own RNG, so the result is the same.
+#pragma omp parallel for schedule(static)
+      for (size_t i = 0; i < fed.size(); ++i) {
+        Row* row = fed[i].first;
+        row->next =
+            sample_token(&logits[fed[i].second * vocab], vocab, options.sampler, row->rng, banned);
       }
     }
   }

@@ -1,13 +1,13 @@
 #include "rollout/rollout_store.h"
 
 #include <fmt/format.h>
-#include <sqlite3.h>
-
 #include <bit>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -241,7 +241,7 @@ void RolloutStore::Impl::write_rollout(const RolloutRecord& r) {
     s.bind_blob(22, r.logprobs.data(), r.logprobs.size() * sizeof(float));
   }
   run(s);
-  const int64_t rollout_id = sqlite3_last_insert_rowid(sqlite3_db_handle_of(db));
+  const int64_t rollout_id = db.last_insert_rowid();
   for (size_t i = 0; i < r.tool_calls.size(); ++i) {
     const ToolCallRecord& call = r.tool_calls[i];
     sqlite::Statement& t = insert_tool_call;
@@ -396,7 +396,11 @@ RolloutStore RolloutStore::open(const std::filesystem::path& path, const std::st
     upsert.reset();
     db.exec("COMMIT");
   } catch (...) {
-    db.exec("ROLLBACK");
+    try {
+      db.exec("ROLLBACK");
+    } catch (const sqlite::SqliteError&) {
+      // SQLite has rolled back already; the first error is the one to report.
+    }
     throw;
   }
   impl->capacity = static_cast<size_t>(options.queue_steps);

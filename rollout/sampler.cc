@@ -24,6 +24,25 @@ SampledToken sample_token(const float* logits, int vocab, const SamplerOptions& 
     return result(
         static_cast<TokenId>(std::max_element(scores.begin(), scores.end()) - scores.begin()));
   }
+  if (options.top_k <= 0 && options.top_p >= 1) {
+    // No cut: invert the CDF in id order, without sorting the vocabulary.
+    const float inv_t = static_cast<float>(1.0 / options.temperature);
+    double total = 0;
+    for (int j = 0; j < vocab; ++j) {
+      scores[j] = std::isfinite(scores[j]) ? std::exp((scores[j] - max) * inv_t) : 0.0f;
+      total += scores[j];
+    }
+    const double u = std::uniform_real_distribution<double>(0.0, total)(rng);
+    double acc = 0;
+    TokenId last = 0;
+    for (int j = 0; j < vocab; ++j) {
+      if (scores[j] == 0.0f) continue;
+      acc += scores[j];
+      last = j;
+      if (u < acc) return result(j);
+    }
+    return result(last);  // u == total after rounding
+  }
   // Candidates in descending score order (ties: lower id first), cut by top_k.
   thread_local std::vector<TokenId> order;
   order.resize(vocab);

@@ -91,6 +91,7 @@ class Database {
   // empty Statement when only whitespace and comments remain.
   Statement prepare_next(std::string_view sql, size_t* offset) const;
 
+  int64_t last_insert_rowid() const;
   const std::string& path() const { return path_; }
   // "rollout store `PATH`: MESSAGE (while WHAT)" as a SqliteError.
   [[noreturn]] void fail(int rc, std::string_view what) const;

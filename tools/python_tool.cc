@@ -266,25 +266,30 @@ ToolResult PythonTool::call(std::string_view code) {
   Worker* worker = nullptr;
   {
     std::unique_lock lock(mutex_);
-    for (;;) {
+    idle_.wait(lock, [&] {
       for (auto& w : workers_) {
         if (!w->busy) {
           worker = w.get();
-          break;
+          return true;
         }
       }
-      if (worker) break;
-      idle_.wait(lock);
-    }
+      return false;
+    });
     worker->busy = true;
   }
-  ToolResult result = call_worker(*worker, code);
-  {
-    std::lock_guard lock(mutex_);
-    worker->busy = false;
-  }
-  idle_.notify_one();
-  return result;
+  // Released however call_worker ends, or the pool would shrink for good.
+  struct Release {
+    PythonTool* tool;
+    Worker* worker;
+    ~Release() {
+      {
+        std::lock_guard lock(tool->mutex_);
+        worker->busy = false;
+      }
+      tool->idle_.notify_one();
+    }
+  } release{this, worker};
+  return call_worker(*worker, code);
 }
 
 ToolResult PythonTool::call_worker(Worker& worker, std::string_view code) {

@@ -17,7 +17,6 @@ import ast
 import builtins
 import io
 import os
-import random
 import resource
 import select
 import signal
@@ -38,9 +37,11 @@ OK, ERROR, TIMEOUT, LIMIT, READY = 0, 1, 2, 3, 255
 EXIT_ERROR, EXIT_MEMORY = 1, 2
 
 # Modules calculations commonly use, imported once here so that a call's
-# `import` costs a dictionary lookup.
-for module in ("math", "cmath", "fractions", "decimal", "statistics", "itertools",
-               "functools", "collections", "re", "string", "datetime", "json"):
+# `import` costs a dictionary lookup. Not `random` (nor `statistics`, which
+# imports it): imported here, every call would draw the same numbers unless
+# reseeded, and a call that imports it itself gets a fresh seed for free.
+for module in ("math", "cmath", "fractions", "decimal", "itertools", "functools",
+               "collections", "re", "string", "datetime", "json"):
     try:
         __import__(module)
     except ImportError:
@@ -89,12 +90,11 @@ def run_child(source, out_fd, null_fd):
             os.setpgid(0, 0)
         # A fresh process starts at zero CPU time, so the limit is per call.
         resource.setrlimit(resource.RLIMIT_CPU, (CPU_S, CPU_S + 1))
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        random.seed()  # else every call would draw the worker's numbers
+        # Line-buffered, so that what a call printed before being stopped is
+        # shown. (sys.stdin already reads fd 0, now /dev/null.)
         stream = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8",
                                   errors="backslashreplace", line_buffering=True)
         sys.stdout = sys.stderr = stream
-        sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
         try:
             value = evaluate(source)
             if value is not None:

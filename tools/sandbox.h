@@ -6,10 +6,10 @@
 // With Isolation::kFull a started process has:
 //  - its own mount, PID, network (no interfaces up), IPC and UTS namespaces,
 //    and when ponder runs as an ordinary user, its own user namespace;
-//  - as its whole filesystem: the host's /usr, /bin, /sbin and /lib* read-only
-//    (nothing else of the host: no /home, /root, /work, /etc, /proc or /sys),
-//    a /dev holding only null, zero, full, random and urandom, and a private
-//    size-capped tmpfs at /tmp;
+//  - as its whole filesystem: the host's /usr, /bin, /sbin, /lib* and
+//    /etc/ld.so.cache read-only (nothing else of the host: no /home, /root,
+//    /work, rest of /etc, /proc or /sys), a /dev holding only null, zero,
+//    full, random and urandom, and a private size-capped tmpfs at /tmp;
 //  - uid/gid 65534 when ponder runs as root (and then, where the kernel lets
 //    an unprivileged user create one, a user namespace of its own, so its
 //    process count is its own); otherwise the caller's uid;
@@ -42,6 +42,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ponder {

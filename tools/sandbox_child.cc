@@ -3,7 +3,6 @@
 // allocation, no stdio, no locks (see tools/sandbox_plan.h).
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
@@ -12,7 +11,6 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <climits>

@@ -128,14 +128,14 @@ void Blas::gemm(bool trans_a, bool trans_b, int m, int n, int k, double alpha, c
         b, ldb, beta, c, ldc);
 }
 
-void Blas::gemv(int m, int n, float alpha, const float* a, const float* x, float beta,
-                float* y) const {
-  sgemv(kRowMajor, kNoTrans, m, n, alpha, a, n, x, 1, beta, y, 1);
+void Blas::gemv(bool trans, int m, int n, float alpha, const float* a, int lda, const float* x,
+                float beta, float* y) const {
+  sgemv(kRowMajor, trans ? kTrans : kNoTrans, m, n, alpha, a, lda, x, 1, beta, y, 1);
 }
 
-void Blas::gemv(int m, int n, double alpha, const double* a, const double* x, double beta,
-                double* y) const {
-  dgemv(kRowMajor, kNoTrans, m, n, alpha, a, n, x, 1, beta, y, 1);
+void Blas::gemv(bool trans, int m, int n, double alpha, const double* a, int lda, const double* x,
+                double beta, double* y) const {
+  dgemv(kRowMajor, trans ? kTrans : kNoTrans, m, n, alpha, a, lda, x, 1, beta, y, 1);
 }
 
 }  // namespace ponder

@@ -20,10 +20,12 @@ struct Blas {
   void gemm(bool trans_a, bool trans_b, int m, int n, int k, double alpha, const double* a, int lda,
             const double* b, int ldb, double beta, double* c, int ldc) const;
 
-  // y = alpha·A·x + beta·y for row-major A[m, n] (cblas_?gemv, no transpose).
-  void gemv(int m, int n, float alpha, const float* a, const float* x, float beta, float* y) const;
-  void gemv(int m, int n, double alpha, const double* a, const double* x, double beta,
-            double* y) const;
+  // y = alpha·op(A)·x + beta·y for row-major A[m, n] with row stride lda
+  // (cblas_?gemv; op(A) = Aᵀ when trans, so y has n elements then).
+  void gemv(bool trans, int m, int n, float alpha, const float* a, int lda, const float* x,
+            float beta, float* y) const;
+  void gemv(bool trans, int m, int n, double alpha, const double* a, int lda, const double* x,
+            double beta, double* y) const;
 
   std::string kernel;  // OpenBLAS core name, e.g. "SkylakeX"
   std::string how_chosen;
@@ -35,9 +37,9 @@ struct Blas {
   using Dgemm = void (*)(int, int, int, int, int, int, double, const double*, int, const double*,
                          int, double, double*, int);
   using Sgemv = void (*)(int, int, int, int, float, const float*, int, const float*, int, float,
-                        float*, int);
-  using Dgemv = void (*)(int, int, int, int, double, const double*, int, const double*, int,
-                         double, double*, int);
+                         float*, int);
+  using Dgemv = void (*)(int, int, int, int, double, const double*, int, const double*, int, double,
+                         double*, int);
   Sgemm sgemm = nullptr;
   Dgemm dgemm = nullptr;
   Sgemv sgemv = nullptr;

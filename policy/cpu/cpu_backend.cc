@@ -83,7 +83,7 @@ template <typename T>
 void CpuBackend<T>::matmul_forward(T* out, const T* inp, const T* weight, int n, int in,
                                    int out_dim) {
   if (n == 1) {  // one row (decoding a single sequence): gemv streams the weights faster
-    blas().gemv(out_dim, in, T(1), weight, inp, T(0), out);
+    blas().gemv(false, out_dim, in, T(1), weight, in, inp, T(0), out);
     return;
   }
   blas().gemm(false, true, n, out_dim, in, T(1), inp, in, weight, in, T(0), out, out_dim);
@@ -334,26 +334,19 @@ void CpuBackend<T>::attention_cached(T* out, const T* q, const T* cache_k, const
       const T* qv = q + (static_cast<size_t>(i) * heads + h) * head_dim;
       const size_t base = static_cast<size_t>(rows[i]) * max_pos * kv_stride +
                           static_cast<size_t>(h / group) * head_dim;
-      T max = -INFINITY;
-      for (int s = 0; s <= p; ++s) {
-        const T* kv = cache_k + base + static_cast<size_t>(s) * kv_stride;
-        T dot = 0;
-        for (int d = 0; d < head_dim; ++d) dot += qv[d] * kv[d];
-        scores[s] = dot * scale;
-        max = std::max(max, scores[s]);
-      }
+      // scores = scale · K[0..p]·q, then softmax, then out = V[0..p]ᵀ·scores: two
+      // gemv calls on the cache rows (BLAS runs single-threaded inside this loop).
+      blas().gemv(false, p + 1, head_dim, scale, cache_k + base, kv_stride, qv, T(0),
+                  scores.data());
+      const T max = *std::max_element(scores.begin(), scores.begin() + p + 1);
       T sum = 0;
       for (int s = 0; s <= p; ++s) {
         scores[s] = std::exp(scores[s] - max);
         sum += scores[s];
       }
       T* o = out + (static_cast<size_t>(i) * heads + h) * head_dim;
-      std::fill(o, o + head_dim, T(0));
-      for (int s = 0; s <= p; ++s) {
-        const T w = scores[s] / sum;
-        const T* vv = cache_v + base + static_cast<size_t>(s) * kv_stride;
-        for (int d = 0; d < head_dim; ++d) o[d] += w * vv[d];
-      }
+      blas().gemv(true, p + 1, head_dim, T(1) / sum, cache_v + base, kv_stride, scores.data(), T(0),
+                  o);
     }
   }
 }

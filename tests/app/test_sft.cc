@@ -43,9 +43,9 @@ TEST(Sample, ScoresFormatAndCorrectness) {
   std::vector<Rollout> responses(5);
   for (auto& r : responses) r.finish_reason = "end";
   responses[0].text = "<|think|>r 1\nr 2\nr 3<|/think|><|answer|>3<|/answer|><|end|>";
-  responses[1].text = "<|answer|>4<|/answer|><|end|>";  // well formed, wrong
+  responses[1].text = "<|answer|>4<|/answer|><|end|>";                   // well formed, wrong
   responses[2].text = "<|think|>unclosed<|answer|>3<|/answer|><|end|>";  // inside thinking
-  responses[3].text = "<|answer|>2<|/answer|>";  // cut off before its end
+  responses[3].text = "<|answer|>2<|/answer|>";                          // cut off before its end
   responses[3].finish_reason = "length";
   responses[3].tool_calls.resize(1);
   responses[4].text = "2 < |answer|>2< |/answer|>";  // model text spelling tokens: no answer
@@ -115,6 +115,19 @@ TEST_F(SftPipeline, RunsEndToEndAndResumesExactly) {
       sample_responses(folder() / "sft/checkpoints/step_00000004", tasks, options, {});
   ASSERT_EQ(responses.size(), 2u);
   for (const auto& r : responses) EXPECT_LE(r.ids.size(), 8u);
+
+  // `ponder chat` on the same checkpoint: one exchange from stdin, then the empty line ends it.
+  const std::string command = std::string(PONDER_BINARY) + " chat " +
+                              (folder() / "sft/checkpoints/step_00000004").string() +
+                              " --max-new-tokens 5 --set tasks.lookup_entities=40 2>&1 <<< "
+                              "$'How many r\\'s are in berry?\\n\\n'";
+  FILE* pipe = popen(("bash -c \"" + command + "\"").c_str(), "r");
+  std::string output;
+  char buffer[4096];
+  for (size_t n; (n = fread(buffer, 1, sizeof buffer, pipe)) > 0;) output.append(buffer, n);
+  EXPECT_EQ(pclose(pipe), 0) << output;
+  EXPECT_THAT(output, HasSubstr("ponder chat:"));
+  EXPECT_THAT(output, HasSubstr("[stopped: length]"));
 }
 
 TEST_F(SftPipeline, NeedsAPretrainedCheckpoint) {
