@@ -15,6 +15,7 @@
 
 #include "policy/error.h"
 #include "rollout/store_reader.h"
+#include "rollout/text.h"
 
 namespace ponder {
 namespace {
@@ -26,70 +27,11 @@ std::string dump(const json& value) {
   return value.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-// Length of the valid UTF-8 sequence at the start of `s`; 0 if it is not one.
-size_t utf8_length(std::string_view s) {
-  const auto b0 = static_cast<unsigned char>(s[0]);
-  if (b0 < 0x80) return 1;
-  const size_t n = b0 >= 0xF0 && b0 <= 0xF4 ? 4 : b0 >= 0xE0 ? 3 : b0 >= 0xC2 && b0 < 0xE0 ? 2 : 0;
-  if (n == 0 || s.size() < n) return 0;
-  for (size_t i = 1; i < n; ++i) {
-    if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80) return 0;
-  }
-  const auto b1 = static_cast<unsigned char>(s[1]);
-  if ((b0 == 0xE0 && b1 < 0xA0) || (b0 == 0xED && b1 > 0x9F) || (b0 == 0xF0 && b1 < 0x90) ||
-      (b0 == 0xF4 && b1 > 0x8F)) {
-    return 0;
-  }
-  return n;
-}
-
-uint32_t code_point(std::string_view s, size_t n) {
-  static constexpr std::array<unsigned char, 5> kLead = {0, 0x7F, 0x1F, 0x0F, 0x07};
-  uint32_t c = static_cast<unsigned char>(s[0]) & kLead[n];
-  for (size_t i = 1; i < n; ++i) c = (c << 6) | (static_cast<unsigned char>(s[i]) & 0x3F);
-  return c;
-}
-
-// Text safe to print: C0 and C1 controls (ESC included), DEL, invalid bytes and
-// bidirectional overrides become visible escapes, so hostile text cannot move
-// the cursor, recolour the terminal or reorder what is shown. `one_line` also
-// escapes newlines and tabs (table cells).
-std::string printable(std::string_view text, bool one_line) {
-  std::string out;
-  out.reserve(text.size());
-  size_t i = 0;
-  while (i < text.size()) {
-    const size_t n = utf8_length(text.substr(i));
-    if (n == 0) {
-      out += fmt::format("\\x{:02x}", static_cast<unsigned char>(text[i]));
-      ++i;
-      continue;
-    }
-    const uint32_t c = code_point(text.substr(i), n);
-    if ((c == '\n' || c == '\t') && !one_line) {
-      out += static_cast<char>(c);
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else if (c < 0x20 || c == 0x7F) {
-      out += fmt::format("\\x{:02x}", c);
-    } else if ((c >= 0x80 && c <= 0x9F) || (c >= 0x202A && c <= 0x202E) ||
-               (c >= 0x2066 && c <= 0x2069)) {
-      out += fmt::format("\\u{{{:04x}}}", c);
-    } else {
-      out.append(text.substr(i, n));
-    }
-    i += n;
-  }
-  return out;
-}
-
 // At most `width` characters of printable(text, one line), "…" marking a cut.
 std::string cell(std::string_view text, size_t width) {
   const std::string safe = printable(text, true);  // valid UTF-8 from here on
   size_t chars = 0, cut = 0;
-  for (size_t i = 0; i < safe.size(); i += utf8_length(safe.substr(i))) {
+  for (size_t i = 0; i < safe.size(); i += utf8_sequence_length(safe.substr(i))) {
     if (++chars == width) cut = i;
     if (chars > width) return safe.substr(0, cut) + "…";
   }
@@ -130,6 +72,12 @@ struct OutputArgs {
   }
 };
 
+Error bad_step(const std::string& spec) {
+  return Error(fmt::format(
+      "--step `{}`: expected a step N or a range A:B, A: or :B of whole numbers", spec));
+}
+
+// One bound of --step `spec`.
 int64_t parse_step(const std::string& text, const std::string& spec) {
   size_t used = 0;
   int64_t value = 0;
@@ -138,11 +86,7 @@ int64_t parse_step(const std::string& text, const std::string& spec) {
   } catch (const std::exception&) {
     used = 0;
   }
-  if (text.empty() || used != text.size()) {
-    throw Error(
-        fmt::format("--step `{}`: expected a step N or a range A:B, A: or :B of whole numbers",
-                    spec));
-  }
+  if (used == 0 || used != text.size()) throw bad_step(spec);
   return value;
 }
 
@@ -188,18 +132,19 @@ struct FilterArgs {
       if (colon == std::string::npos) {
         f.min_step = f.max_step = parse_step(step, step);
       } else {
-        if (colon > 0) f.min_step = parse_step(step.substr(0, colon), step);
-        if (colon + 1 < step.size()) f.max_step = parse_step(step.substr(colon + 1), step);
-        if (colon == 0 && colon + 1 == step.size()) parse_step("", step);
+        const std::string low = step.substr(0, colon), high = step.substr(colon + 1);
+        if (low.empty() && high.empty()) throw bad_step(step);
+        if (!low.empty()) f.min_step = parse_step(low, step);
+        if (!high.empty()) f.max_step = parse_step(high, step);
       }
       if (f.min_step && f.max_step && *f.min_step > *f.max_step) {
-        throw Error(fmt::format("--step {}: the range is empty ({} is above {})", step,
-                                *f.min_step, *f.max_step));
+        throw Error(fmt::format("--step {}: the range is empty ({} is above {})", step, *f.min_step,
+                                *f.max_step));
       }
     }
     f.family = family;
-    for (const auto& [name, bound] : {std::pair{"--min-reward", min_reward},
-                                      std::pair{"--max-reward", max_reward}}) {
+    for (const auto& [name, bound] :
+         {std::pair{"--min-reward", min_reward}, std::pair{"--max-reward", max_reward}}) {
       if (bound && !std::isfinite(*bound)) {
         throw Error(fmt::format("{} {}: expected a finite number", name, *bound));
       }
@@ -243,7 +188,9 @@ struct FilterArgs {
   }
 };
 
-json nullable(std::optional<std::string> text) { return text ? json(*text) : json(nullptr); }
+json nullable(std::optional<std::string> text) {
+  return text ? json(*text) : json(nullptr);
+}
 
 json rollout_json(const StoredRollout& stored, bool tokens) {
   const RolloutRecord& r = stored.record;
@@ -326,10 +273,10 @@ void add_summary(CLI::App& inspect, std::shared_ptr<std::string> db) {
     for (const StepSummary& r : s.steps) {
       if (r.run != run_shown) {
         run_shown = r.run;
-        fmt::print("{}\n", paint(fmt::format("run {} (train rollouts)", printable(r.run, true)),
-                                 kBold));
-        fmt::print("{:>8} {:>6} {:>7} {:>6} {:>7} {:>6} {:>6} {:>6} {:>6}\n", "step", "n",
-                   "reward", "acc", "tokens", "think", "tools", "calls", "trunc");
+        fmt::print("{}\n",
+                   paint(fmt::format("run {} (train rollouts)", printable(r.run, true)), kBold));
+        fmt::print("{:>8} {:>6} {:>7} {:>6} {:>7} {:>6} {:>6} {:>6} {:>6}\n", "step", "n", "reward",
+                   "acc", "tokens", "think", "tools", "calls", "trunc");
       }
       fmt::print("{:>8} {:>6} {:>7.3f} {:>5.1f}% {:>7.1f} {:>6.1f} {:>5.1f}% {:>6.2f} {:>5.1f}%\n",
                  r.step, r.rollouts, r.reward, 100 * r.accuracy, r.completion_tokens,
@@ -484,8 +431,8 @@ void add_show(CLI::App& inspect, std::shared_ptr<std::string> db) {
                      kBold));
     std::string rewards;
     for (const auto& [name, value] : r.rewards) {
-      rewards += fmt::format("{}{} {:.3f}", rewards.empty() ? "" : ", ", printable(name, true),
-                             value);
+      rewards +=
+          fmt::format("{}{} {:.3f}", rewards.empty() ? "" : ", ", printable(name, true), value);
     }
     fmt::print("reward {:.3f}{} · advantage {:.3f} · {}\n", r.reward,
                rewards.empty() ? "" : " (" + rewards + ")", r.advantage,
@@ -505,8 +452,7 @@ void add_show(CLI::App& inspect, std::shared_ptr<std::string> db) {
     for (size_t i = 0; i < r.tool_calls.size(); ++i) {
       const ToolCallRecord& c = r.tool_calls[i];
       fmt::print("#{} {} · {} · {:.1f} ms\n", i, printable(c.tool, true),
-                 paint(printable(c.status, true), c.status == "ok" ? kGreen : kRed),
-                 c.latency_ms);
+                 paint(printable(c.status, true), c.status == "ok" ? kGreen : kRed), c.latency_ms);
       fmt::print("  {} {}\n  {} {}\n", paint("input: ", kCyan), printable(c.input, true),
                  paint("output:", kYellow), printable(c.output, true));
     }

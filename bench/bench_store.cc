@@ -55,9 +55,10 @@ double thread_cpu_s() {
 }
 
 constexpr const char* kWords[] = {
-    "the", "farmer", "sells", "apples", "at", "market", "each", "basket", "holds", "twelve",
-    "how", "many", "does", "she", "have", "left", "after", "giving", "away", "three", "of",
-    "them", "to", "her", "neighbour", "and", "buying", "more", "with", "money", "earned"};
+    "the",       "farmer", "sells",  "apples", "at",   "market", "each",  "basket",
+    "holds",     "twelve", "how",    "many",   "does", "she",    "have",  "left",
+    "after",     "giving", "away",   "three",  "of",   "them",   "to",    "her",
+    "neighbour", "and",    "buying", "more",   "with", "money",  "earned"};
 
 std::string words(std::mt19937& rng, size_t bytes) {
   std::string text;
@@ -82,8 +83,8 @@ RolloutRecord realistic_rollout(std::mt19937& rng, int64_t step, int index, bool
     const std::string input = fmt::format("({} * {}) + {}", rng() % 100, rng() % 100, rng() % 50);
     r.completion += "<|tool_call|>python\n" + input + "<|/tool_call|><|tool_result|>" + answer +
                     "<|/tool_result|>";
-    r.tool_calls.push_back({"python", input, answer, rng() % 10 ? "ok" : "error",
-                            2.0 + (rng() % 1000) / 100.0});
+    r.tool_calls.push_back(
+        {"python", input, answer, rng() % 10 ? "ok" : "error", 2.0 + (rng() % 1000) / 100.0});
   }
   r.completion += words(rng, bytes * 3 / 10) + "<|answer|>" + answer + "<|/answer|><|end|>";
   r.expected_answer = std::to_string(rng() % 1000);
@@ -190,7 +191,8 @@ std::string arg_text(int argc, char** argv, const char* name, std::string fallba
 int main(int argc, char** argv) {
   using namespace ponder;
   const int64_t rollouts = arg_int(argc, argv, "--rollouts", 100'000);
-  const int per_step = static_cast<int>(std::max<int64_t>(1, arg_int(argc, argv, "--per-step", 512)));
+  const int per_step =
+      static_cast<int>(std::max<int64_t>(1, arg_int(argc, argv, "--per-step", 512)));
   const double reference_s = std::atof(arg_text(argc, argv, "--reference-step-s", "2.51").c_str());
   const std::filesystem::path dir =
       arg_text(argc, argv, "--dir", std::filesystem::temp_directory_path().string());
@@ -203,8 +205,8 @@ int main(int argc, char** argv) {
   for (const char* suffix : {"", "-wal", "-shm"}) {
     std::filesystem::remove(path.string() + suffix);
   }
-  for (const auto& [name, p] : {std::pair{"text only        ", text},
-                                std::pair{"with token BLOBs ", tokens}}) {
+  for (const auto& [name, p] :
+       {std::pair{"text only        ", text}, std::pair{"with token BLOBs ", tokens}}) {
     fmt::print(
         "{}: {:>8.0f} rollouts/s (goal 20000) | writer CPU {:.1f} ms/step | producer "
         "{:.3f} ms/step enqueue, {:.2f} ms with copying the rows | {:.0f} bytes/rollout\n",

@@ -57,6 +57,10 @@ ChatTurn count_demo(const Task& task, Demo& demo, const DemoOptions& options) {
   if (kind == "letter" || kind == "length") {
     const std::string word = field(task, "word").get<std::string>();
     const char letter = kind == "letter" ? field(task, "letter").get<std::string>().at(0) : 0;
+    // First restate what is counted (copying from the prompt is easy), in the
+    // words of the corpus's spelling documents (app/corpus.cc), then spell.
+    lines = kind == "letter" ? fmt::format("The {}'s in {}:\n", letter, word)
+                             : fmt::format("{} is spelled:\n", word);
     int count = 0;
     for (char c : word) {
       count += kind == "length" || c == letter;

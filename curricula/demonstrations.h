@@ -1,8 +1,9 @@
 // Demonstrations: the ideal assistant turn for a task, for SFT.
 //
 // Each family shows the behaviour RL will strengthen later:
-//   count      spells the word (or list) one item per line with a running count,
-//              one letter per token; some demos check with a Python call
+//   count      restates the word and letter, then spells the word (or list) one
+//              item per line with a running count, one letter per token; some
+//              demos check with a Python call
 //   arith      a Python calculator call for anything beyond a small table
 //   wordprob,
 //   gsm8k      the worked solution, each step's arithmetic a calculator call

@@ -144,7 +144,9 @@ void Database::fail(int rc, std::string_view what) const {
   throw SqliteError(message(db_, rc, path_, what), rc & 0xff);
 }
 
-int64_t Database::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
+int64_t Database::last_insert_rowid() const {
+  return sqlite3_last_insert_rowid(db_);
+}
 
 void Database::exec(const std::string& sql) {
   if (int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr); rc != SQLITE_OK) {

@@ -58,14 +58,22 @@ constexpr std::string_view kListingColumns =
 
 std::string_view sort_column(RolloutSort sort) {
   switch (sort) {
-    case RolloutSort::kId: return "r.id";
-    case RolloutSort::kStep: return "r.step";
-    case RolloutSort::kReward: return "r.reward";
-    case RolloutSort::kAdvantage: return "r.advantage";
-    case RolloutSort::kTokens: return "r.completion_tokens";
-    case RolloutSort::kThinking: return "r.thinking_tokens";
-    case RolloutSort::kToolCalls: return "r.num_tool_calls";
-    case RolloutSort::kSeconds: return "r.seconds";
+    case RolloutSort::kId:
+      return "r.id";
+    case RolloutSort::kStep:
+      return "r.step";
+    case RolloutSort::kReward:
+      return "r.reward";
+    case RolloutSort::kAdvantage:
+      return "r.advantage";
+    case RolloutSort::kTokens:
+      return "r.completion_tokens";
+    case RolloutSort::kThinking:
+      return "r.thinking_tokens";
+    case RolloutSort::kToolCalls:
+      return "r.num_tool_calls";
+    case RolloutSort::kSeconds:
+      return "r.seconds";
   }
   return "r.id";
 }
@@ -107,9 +115,10 @@ std::vector<T> blob_values(const sqlite::Statement& s, int column, const std::st
                            int64_t id, std::string_view name) {
   const std::span<const std::byte> bytes = s.column_blob(column);
   if (bytes.size() % sizeof(T) != 0) {
-    throw Error(fmt::format("`{}`: rollout {}: {} holds {} bytes, not a whole number of {}-byte "
-                            "values",
-                            path, id, name, bytes.size(), sizeof(T)));
+    throw Error(
+        fmt::format("`{}`: rollout {}: {} holds {} bytes, not a whole number of {}-byte "
+                    "values",
+                    path, id, name, bytes.size(), sizeof(T)));
   }
   std::vector<T> values(bytes.size() / sizeof(T));
   if (!bytes.empty()) std::memcpy(values.data(), bytes.data(), bytes.size());
@@ -139,8 +148,7 @@ int64_t StoreReader::Impl::run_id(const std::string& name) {
                           names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))));
 }
 
-FilterQuery StoreReader::Impl::filter_query(std::string_view columns,
-                                            const RolloutFilter& filter) {
+FilterQuery StoreReader::Impl::filter_query(std::string_view columns, const RolloutFilter& filter) {
   FilterQuery q;
   std::vector<std::string> where;
   auto param = [&](auto value) {
@@ -163,9 +171,10 @@ FilterQuery StoreReader::Impl::filter_query(std::string_view columns,
   if (filter.correct) where.push_back(*filter.correct ? "r.correct = 1" : "r.correct = 0");
   if (!filter.search.empty()) {
     const std::string p = param(like_pattern(filter.search));
-    where.push_back(fmt::format("(r.prompt LIKE {0} ESCAPE '\\' OR r.completion LIKE {0} ESCAPE "
-                                "'\\')",
-                                p));
+    where.push_back(
+        fmt::format("(r.prompt LIKE {0} ESCAPE '\\' OR r.completion LIKE {0} ESCAPE "
+                    "'\\')",
+                    p));
   }
   q.sql = fmt::format("SELECT {} FROM rollouts r JOIN runs ON runs.id = r.run_id", columns);
   if (!where.empty()) q.sql += fmt::format(" WHERE {}", fmt::join(where, " AND "));
@@ -226,12 +235,11 @@ StoreReader StoreReader::open(const std::filesystem::path& path) {
   if (std::filesystem::is_directory(path, ec)) {
     throw Error(fmt::format("`{}` is a folder, not a rollout database", path.string()));
   }
-  auto impl =
-      std::make_unique<Impl>(sqlite::Database(path, sqlite::Database::Mode::kReadOnly));
+  auto impl = std::make_unique<Impl>(sqlite::Database(path, sqlite::Database::Mode::kReadOnly));
   if (check_store_schema(impl->db) == StoreState::kEmpty) {
-    throw Error(fmt::format(
-        "`{}` is a SQLite database but not a ponder rollout store: it has no tables",
-        path.string()));
+    throw Error(
+        fmt::format("`{}` is a SQLite database but not a ponder rollout store: it has no tables",
+                    path.string()));
   }
   return StoreReader(std::move(impl));
 }
@@ -241,7 +249,9 @@ StoreReader::StoreReader(StoreReader&&) noexcept = default;
 StoreReader& StoreReader::operator=(StoreReader&&) noexcept = default;
 StoreReader::~StoreReader() = default;
 
-const std::string& StoreReader::path() const { return impl_->db.path(); }
+const std::string& StoreReader::path() const {
+  return impl_->db.path();
+}
 
 std::vector<std::string> StoreReader::runs() const {
   sqlite::Statement s = impl_->db.prepare("SELECT name FROM runs ORDER BY id");
@@ -255,29 +265,29 @@ StoreSummary StoreReader::summary(const std::string& run) const {
   const int64_t id = run.empty() ? 0 : impl_->run_id(run);
   const std::string where_run = run.empty() ? "" : " AND r.run_id = ?1";
   StoreSummary summary;
-  sqlite::Statement steps = impl_->db.prepare(fmt::format(
-      "SELECT runs.name, r.step, count(*), avg(r.reward), avg(r.correct), "
-      "avg(r.completion_tokens), avg(r.thinking_tokens), avg(r.num_tool_calls > 0), "
-      "avg(r.num_tool_calls), avg(r.finish_reason = 'length') "
-      "FROM rollouts r JOIN runs ON runs.id = r.run_id WHERE r.split = 'train'{} "
-      "GROUP BY r.run_id, r.step ORDER BY r.run_id, r.step",
-      where_run));
+  sqlite::Statement steps = impl_->db.prepare(
+      fmt::format("SELECT runs.name, r.step, count(*), avg(r.reward), avg(r.correct), "
+                  "avg(r.completion_tokens), avg(r.thinking_tokens), avg(r.num_tool_calls > 0), "
+                  "avg(r.num_tool_calls), avg(r.finish_reason = 'length') "
+                  "FROM rollouts r JOIN runs ON runs.id = r.run_id WHERE r.split = 'train'{} "
+                  "GROUP BY r.run_id, r.step ORDER BY r.run_id, r.step",
+                  where_run));
   if (id) steps.bind(1, id);
   while (steps.step()) {
     summary.steps.push_back({std::string(steps.column_text(0)), steps.column_int(1),
                              steps.column_int(2), real(steps, 3), real(steps, 4), real(steps, 5),
                              real(steps, 6), real(steps, 7), real(steps, 8), real(steps, 9)});
   }
-  sqlite::Statement evals = impl_->db.prepare(fmt::format(
-      "SELECT runs.name, r.step, r.benchmark, r.n, r.accuracy, r.mean_reward, "
-      "r.mean_completion_tokens FROM evals r JOIN runs ON runs.id = r.run_id WHERE 1{} "
-      "ORDER BY r.run_id, r.step, r.benchmark",
-      where_run));
+  sqlite::Statement evals = impl_->db.prepare(
+      fmt::format("SELECT runs.name, r.step, r.benchmark, r.n, r.accuracy, r.mean_reward, "
+                  "r.mean_completion_tokens FROM evals r JOIN runs ON runs.id = r.run_id WHERE 1{} "
+                  "ORDER BY r.run_id, r.step, r.benchmark",
+                  where_run));
   if (id) evals.bind(1, id);
   while (evals.step()) {
     summary.evals.push_back({std::string(evals.column_text(0)), evals.column_int(1),
-                             std::string(evals.column_text(2)), evals.column_int(3),
-                             real(evals, 4), real(evals, 5), real(evals, 6)});
+                             std::string(evals.column_text(2)), evals.column_int(3), real(evals, 4),
+                             real(evals, 5), real(evals, 6)});
   }
   return summary;
 }
@@ -329,9 +339,9 @@ void StoreReader::for_each(const RolloutFilter& filter,
 
 StoredRollout StoreReader::get(int64_t id) const {
   ReadTransaction snapshot(impl_->db);
-  sqlite::Statement s = impl_->db.prepare(fmt::format(
-      "SELECT {} FROM rollouts r JOIN runs ON runs.id = r.run_id WHERE r.id = ?1",
-      kRolloutColumns));
+  sqlite::Statement s = impl_->db.prepare(
+      fmt::format("SELECT {} FROM rollouts r JOIN runs ON runs.id = r.run_id WHERE r.id = ?1",
+                  kRolloutColumns));
   s.bind(1, id);
   if (!s.step()) throw Error(fmt::format("no rollout {} in `{}`", id, impl_->db.path()));
   sqlite::Statement calls = impl_->db.prepare(kToolCallsOfRollout);
@@ -349,9 +359,10 @@ void StoreReader::query(std::string_view sql,
   }
   // The connection is read-only as well; this says why before SQLite refuses.
   if (!s.read_only()) {
-    throw Error(fmt::format("sql: `{}` would change the database; ponder inspect sql runs "
-                            "read-only statements",
-                            sql.substr(0, std::min(sql.size(), sql.find('\n')))));
+    throw Error(
+        fmt::format("sql: `{}` would change the database; ponder inspect sql runs "
+                    "read-only statements",
+                    sql.substr(0, std::min(sql.size(), sql.find('\n')))));
   }
   std::vector<std::string> names;
   for (int i = 0; i < s.column_count(); ++i) names.push_back(s.column_name(i));
@@ -360,15 +371,23 @@ void StoreReader::query(std::string_view sql,
   while (s.step()) {
     for (int i = 0; i < s.column_count(); ++i) {
       switch (s.column_type(i)) {
-        case SQLITE_INTEGER: values[i] = s.column_int(i); break;
-        case SQLITE_FLOAT: values[i] = s.column_double(i); break;
-        case SQLITE_TEXT: values[i] = std::string(s.column_text(i)); break;
+        case SQLITE_INTEGER:
+          values[i] = s.column_int(i);
+          break;
+        case SQLITE_FLOAT:
+          values[i] = s.column_double(i);
+          break;
+        case SQLITE_TEXT:
+          values[i] = std::string(s.column_text(i));
+          break;
         case SQLITE_BLOB: {
           const auto blob = s.column_blob(i);
           values[i] = SqlBlob{std::string(reinterpret_cast<const char*>(blob.data()), blob.size())};
           break;
         }
-        default: values[i] = std::monostate{}; break;
+        default:
+          values[i] = std::monostate{};
+          break;
       }
     }
     row(values);

@@ -46,7 +46,16 @@ struct RolloutListing {
   std::string finish_reason;
 };
 
-enum class RolloutSort { kId, kStep, kReward, kAdvantage, kTokens, kThinking, kToolCalls, kSeconds };
+enum class RolloutSort {
+  kId,
+  kStep,
+  kReward,
+  kAdvantage,
+  kTokens,
+  kThinking,
+  kToolCalls,
+  kSeconds
+};
 
 // Which rollouts `list` and `for_each` visit. Empty strings and unset optionals
 // match everything; ranges are inclusive; an empty range matches nothing.

@@ -55,7 +55,8 @@ TEST(Demonstrations, CountSpellsOneLetterPerLineWithARunningCount) {
   const ChatTurn demo = demonstration(task, tools.runner(), options);
   ASSERT_EQ(kinds(demo), (std::vector<Kind>{Kind::kThinking, Kind::kAnswer}));
   EXPECT_EQ(demo.parts[0].text,
-            "s 0\nt 0\nr 1\na 1\nw 1\nb 1\ne 1\nr 2\nr 3\ny 3\n'r' appears 3 times in strawberry.");
+            "The r's in strawberry:\ns 0\nt 0\nr 1\na 1\nw 1\nb 1\ne 1\nr 2\nr 3\ny 3\n'r' "
+            "appears 3 times in strawberry.");
   EXPECT_EQ(demo.parts[1].text, "3");
   EXPECT_TRUE(tools.calls.empty());
 

@@ -26,8 +26,8 @@ inline RolloutRecord make_rollout(int64_t step, int i, std::string split = "trai
   r.expected_answer = std::to_string(i + step);
   r.correct = i % 3 == 0;
   r.extracted_answer = r.correct ? r.expected_answer : std::to_string(i + step + 1);
-  r.completion = fmt::format("<|think|>add them<|/think|><|answer|>{}<|/answer|><|end|>",
-                             *r.extracted_answer);
+  r.completion =
+      fmt::format("<|think|>add them<|/think|><|answer|>{}<|/answer|><|end|>", *r.extracted_answer);
   r.reward = r.correct ? 1.0 : 0.1 * i;
   r.rewards = {{"correct", r.correct ? 1.0 : 0.0}, {"format", 0.5}};
   r.advantage = r.reward - 0.5;

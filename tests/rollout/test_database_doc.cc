@@ -50,8 +50,7 @@ const std::vector<Row> kRows = {
     {1, "eval", "arith", "arith/eval/2", "12", true, 1.2, 1, 40, 20, "end", {}},
     {2, "train", "arith", "arith/train/1", "6", false, 0.2, 1, 90, 30, "end", {"error", "ok"}},
     {2, "train", "arith", "arith/train/2", "7", true, 1.2, 1, 40, 20, "end", {"ok"}},
-    {2, "train", "count", "count/train/1", "2", false, 0.6, 1, 70, 10, "tool_budget",
-     {"ok", "ok"}},
+    {2, "train", "count", "count/train/1", "2", false, 0.6, 1, 70, 10, "tool_budget", {"ok", "ok"}},
     {2, "train", "count", "count/train/2", "4", true, 1.0, 0, 20, 0, "end", {}},
     {2, "eval", "arith", "arith/eval/1", "11", true, 1.2, 1, 50, 25, "end", {}},
     {2, "eval", "arith", "arith/eval/2", "12", true, 1.2, 1, 40, 20, "end", {}},
@@ -114,10 +113,14 @@ TEST(DatabaseDoc, TenQueriesGiveTheExpectedAnswers) {
       // 6. finish reasons
       {{"1", "0.25", "0", "0"}, {"2", "0", "0.25", "0"}},
       // 7. reward functions by step
-      {{"1", "correct", "0.5"}, {"1", "format", "0.75"}, {"2", "correct", "0.5"},
+      {{"1", "correct", "0.5"},
+       {"1", "format", "0.75"},
+       {"2", "correct", "0.5"},
        {"2", "format", "0.75"}},
       // 8. reward by family and step
-      {{"arith", "1", "2", "0.7"}, {"arith", "2", "2", "0.7"}, {"count", "1", "2", "0.6"},
+      {{"arith", "1", "2", "0.7"},
+       {"arith", "2", "2", "0.7"},
+       {"count", "1", "2", "0.6"},
        {"count", "2", "2", "0.8"}},
       // 9. never solved
       {{"arith/train/1", "arith", "2", "0.2"}, {"count/train/1", "count", "2", "0.6"}},

@@ -13,15 +13,16 @@
 #include "policy/error.h"
 #include "rollout/rollout_store.h"
 #include "rollout/store_reader.h"
+#include "rollout/text.h"
 #include "tests/rollout/store_test_util.h"
 #include "tests/test_util.h"
 
 namespace ponder {
 namespace {
 
+using nlohmann::json;
 using ::testing::HasSubstr;
 using ::testing::Not;
-using nlohmann::json;
 
 struct Outcome {
   int exit_code = 0;
@@ -89,10 +90,12 @@ TEST_F(Inspect, SummaryShowsEachStepAndTheEvals) {
   const Outcome text = inspect(db(), {"summary"});
   ASSERT_EQ(text.exit_code, 0) << text.error;
   EXPECT_THAT(text.out, HasSubstr("run main (train rollouts)"));
-  EXPECT_THAT(text.out, HasSubstr("step      n  reward    acc  tokens  think  tools  calls  trunc"));
+  EXPECT_THAT(text.out,
+              HasSubstr("step      n  reward    acc  tokens  think  tools  calls  trunc"));
   // make_step(_, 5): rewards 1, .1, .2, 1, .4; 2 of 5 correct; tokens 20..24;
   // calls on i = 1, 3; i = 4 truncated.
-  EXPECT_THAT(text.out, HasSubstr("       2      5   0.540  40.0%    22.0    5.0  40.0%   0.40  20.0%"));
+  EXPECT_THAT(text.out,
+              HasSubstr("       2      5   0.540  40.0%    22.0    5.0  40.0%   0.40  20.0%"));
   EXPECT_THAT(text.out, HasSubstr("run main (evals)"));
   EXPECT_THAT(text.out, Not(HasSubstr("\x1b")));
   const Outcome js = inspect(db(), {"summary", "--json"});
@@ -128,8 +131,8 @@ TEST_F(Inspect, ListFilters) {
   EXPECT_EQ(listed(db(), {"--step", "1", "--split", "train", "--sort", "tokens", "--desc"}),
             (std::vector<int64_t>{5, 4, 3, 2, 1}));
   // Sorted by reward, highest first (ties by id, descending), three of them.
-  const Outcome limited = inspect(db(), {"list", "--step", "1", "--sort", "reward", "--desc",
-                                         "--limit", "3", "--json"});
+  const Outcome limited = inspect(
+      db(), {"list", "--step", "1", "--sort", "reward", "--desc", "--limit", "3", "--json"});
   std::vector<int64_t> ids;
   for (const json& row : json::parse(limited.out)) ids.push_back(row["id"]);
   EXPECT_EQ(ids, (std::vector<int64_t>{6, 4, 1}));
@@ -146,10 +149,12 @@ TEST_F(Inspect, ListTextHasOneLinePerRollout) {
 
 TEST_F(Inspect, BadFiltersAreClearErrors) {
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
-      {{"--step", "abc"}, "--step `abc`: expected a step N or a range A:B, A: or :B of whole "
-                          "numbers"},
-      {{"--step", "1:x"}, "--step `1:x`: expected a step N or a range A:B, A: or :B of whole "
-                          "numbers"},
+      {{"--step", "abc"},
+       "--step `abc`: expected a step N or a range A:B, A: or :B of whole "
+       "numbers"},
+      {{"--step", "1:x"},
+       "--step `1:x`: expected a step N or a range A:B, A: or :B of whole "
+       "numbers"},
       {{"--step", ":"}, "--step `:`: expected a step N or a range A:B, A: or :B of whole numbers"},
       {{"--step", "5:2"}, "--step 5:2: the range is empty (5 is above 2)"},
       {{"--min-reward", "2", "--max-reward", "1"},
@@ -157,10 +162,11 @@ TEST_F(Inspect, BadFiltersAreClearErrors) {
       {{"--min-reward", "nan"}, "--min-reward nan: expected a finite number"},
       {{"--finish", "stop"}, "--finish `stop`: expected end, length, tool_budget or error"},
       {{"--split", "test"}, "--split `test`: expected train or eval"},
-      {{"--sort", "score"}, "--sort `score`: expected id, step, reward, advantage, tokens, "
-                            "thinking, tool_calls or seconds"},
-      {{"--run", "other"}, fmt::format("run `other` is not in `{}` (its runs: main)",
-                                       db().string())},
+      {{"--sort", "score"},
+       "--sort `score`: expected id, step, reward, advantage, tokens, "
+       "thinking, tool_calls or seconds"},
+      {{"--run", "other"},
+       fmt::format("run `other` is not in `{}` (its runs: main)", db().string())},
       {{"--color", "rainbow"}, "--color `rainbow`: expected auto, always or never"},
   };
   for (const auto& [args, message] : cases) {
@@ -172,11 +178,11 @@ TEST_F(Inspect, BadFiltersAreClearErrors) {
   }
   EXPECT_NE(inspect(db(), {"list", "--limit", "-1"}).exit_code, 0);
   EXPECT_NE(inspect(db(), {"list", "--correct", "--wrong"}).exit_code, 0);
-  EXPECT_EQ(inspect(db(), {"show", "999"}).error, fmt::format("no rollout 999 in `{}`",
-                                                                db().string()));
-  EXPECT_EQ(inspect(db().parent_path() / "missing.db", {"summary"}).error,
-            fmt::format("rollout database `{}` not found",
-                        (db().parent_path() / "missing.db").string()));
+  EXPECT_EQ(inspect(db(), {"show", "999"}).error,
+            fmt::format("no rollout 999 in `{}`", db().string()));
+  EXPECT_EQ(
+      inspect(db().parent_path() / "missing.db", {"summary"}).error,
+      fmt::format("rollout database `{}` not found", (db().parent_path() / "missing.db").string()));
 }
 
 TEST_F(Inspect, ShowSetsSpansApartAndPrintsHostileTextSafely) {
@@ -186,7 +192,9 @@ TEST_F(Inspect, ShowSetsSpansApartAndPrintsHostileTextSafely) {
       "<|think|>clear the screen \x1b[2J then\nhide \xe2\x80\xae this<|/think|>"
       "<|tool_call|>python\n6*7<|/tool_call|><|tool_result|>42<|/tool_result|>"
       "<|answer|>42<|/answer|><|end|>";
-  r.prompt = "bell \x07 and C1 \xc2\x9b" "31m";
+  r.prompt =
+      "bell \x07 and C1 \xc2\x9b"
+      "31m";
   {
     RolloutStore store = RolloutStore::open(dir / "r.db", "main", "");
     store.write_step(1, {r}, {});
@@ -219,9 +227,10 @@ TEST_F(Inspect, SqlIsReadOnly) {
             "read-only statements");
   const Outcome count = inspect(db(), {"sql", "SELECT count(*) AS n, NULL, x'00ff' FROM rollouts"});
   EXPECT_EQ(count.out, "n | NULL | x'00ff'\n21 | NULL | <blob 2 bytes>\n");
-  const Outcome js = inspect(
-      db(), {"sql", "SELECT step, sum(reward) AS total, x'00ff' AS b FROM rollouts "
-                    "WHERE split = 'eval' GROUP BY step", "--json"});
+  const Outcome js = inspect(db(), {"sql",
+                                    "SELECT step, sum(reward) AS total, x'00ff' AS b FROM rollouts "
+                                    "WHERE split = 'eval' GROUP BY step",
+                                    "--json"});
   EXPECT_EQ(json::parse(js.out),
             json::parse(R"({"columns": ["step", "total", "b"], "rows": [[1, 1.1,
                 {"blob_hex": "00ff"}], [2, 1.1, {"blob_hex": "00ff"}], [3, 1.1,
@@ -244,6 +253,16 @@ TEST_F(Inspect, ExportWritesOneObjectPerRollout) {
   EXPECT_EQ(lines[5]["benchmark"], "arith-eval");
   const Outcome no_tokens = inspect(db(), {"export", "--jsonl", "--limit", "1"});
   EXPECT_FALSE(json::parse(no_tokens.out).contains("token_ids"));
+}
+
+TEST(PrintableText, EscapesWhatATerminalWouldActOn) {
+  EXPECT_EQ(printable("plain café 😀 a\tb\nc", false), "plain café 😀 a\tb\nc");
+  EXPECT_EQ(printable("a\tb\nc\r", true), "a\\tb\\nc\\x0d");
+  EXPECT_EQ(printable("\x1b]0;title\x07\x7f", false), "\\x1b]0;title\\x07\\x7f");
+  // Bytes outside UTF-8 (a foreign file): a stray byte, F5..FF, a cut sequence.
+  EXPECT_EQ(printable("\x80\xf5\x80\x80\x80\xe2\x82", false),
+            "\\x80\\xf5\\x80\\x80\\x80\\xe2\\x82");
+  EXPECT_EQ(printable("\xe2\x80\xae\xe2\x81\xa6x\xc2\x85", false), "\\u{202e}\\u{2066}x\\u{0085}");
 }
 
 TEST(InspectWhileWriting, SeesWholeStepsAsTheRunWrites) {

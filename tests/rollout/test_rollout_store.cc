@@ -145,8 +145,9 @@ TEST(RolloutStore, WritingAStepAgainReplacesIt) {
             (std::vector<std::vector<std::string>>{{"1", "3"}, {"2", "5"}}));
   EXPECT_EQ(query_one(reader, "SELECT rollouts FROM steps WHERE step = 1"), "3");
   // Tool calls of the replaced rollouts went with them.
-  EXPECT_EQ(query_one(reader, "SELECT count(*) FROM tool_calls t LEFT JOIN rollouts r ON r.id = "
-                              "t.rollout_id WHERE r.id IS NULL"),
+  EXPECT_EQ(query_one(reader,
+                      "SELECT count(*) FROM tool_calls t LEFT JOIN rollouts r ON r.id = "
+                      "t.rollout_id WHERE r.id IS NULL"),
             "0");
   EXPECT_EQ(query_one(reader, "SELECT count(*) FROM tool_calls"), "3");  // 1 + 2
 }
@@ -298,7 +299,7 @@ TEST(RolloutStore, DestructorDrainsTheQueue) {
   EXPECT_EQ(query_one(StoreReader::open(dir / "r.db"), "SELECT count(*) FROM rollouts"), "500");
 }
 
-TEST(RolloutStore, AMovedStoreKeepsWriting) {
+TEST(RolloutStore, MovingAStoreKeepsItsRows) {
   testing::TempDir dir;
   RolloutStore first = RolloutStore::open(dir / "r.db", "run", "");
   first.write_step(1, make_step(1, 2), {});
@@ -306,6 +307,10 @@ TEST(RolloutStore, AMovedStoreKeepsWriting) {
   second.write_step(2, make_step(2, 2), {});
   second.flush();
   EXPECT_EQ(query_one(StoreReader::open(dir / "r.db"), "SELECT count(*) FROM rollouts"), "4");
+  // Assigning over a store drains it first.
+  second.write_step(3, make_step(3, 5), {});
+  second = RolloutStore::open(dir / "other.db", "run", "");
+  EXPECT_EQ(query_one(StoreReader::open(dir / "r.db"), "SELECT count(*) FROM rollouts"), "9");
 }
 
 }  // namespace

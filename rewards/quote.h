@@ -1,0 +1,16 @@
+// Text from a config file or a reward process, shown in an error message.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace ponder {
+
+// `text` as a JSON string literal ("a\nb" in quotes, control characters
+// escaped, each invalid UTF-8 byte as U+FFFD), so a message stays one line;
+// cut on a character boundary after `max_bytes` bytes, with "..." after the
+// closing quote.
+std::string quoted(std::string_view text, std::size_t max_bytes = 200);
+
+}  // namespace ponder

@@ -1,0 +1,294 @@
+#include "rewards/reward_spec.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <map>
+
+#include "policy/error.h"
+#include "rewards/quote.h"
+
+namespace ponder {
+namespace {
+
+// Optimal string alignment distance: a swap of two neighbours is one edit,
+// since transposed letters are a common typo.
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
+  for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[a.size()][b.size()];
+}
+
+std::string describe_node(const toml::node& node) {
+  if (auto s = node.value_exact<std::string>()) return "a string (" + quoted(*s, 60) + ")";
+  if (auto i = node.value_exact<int64_t>()) return fmt::format("an integer ({})", *i);
+  if (auto x = node.value_exact<double>()) return fmt::format("a float ({})", *x);
+  if (auto b = node.value_exact<bool>()) return fmt::format("a boolean ({})", *b);
+  if (node.is_array()) return "an array";
+  if (node.is_table()) return "a table";
+  return "a date or time";
+}
+
+// A key from the file, shown in a message: TOML allows any text in a quoted key.
+std::string shown_key(std::string_view key) {
+  const bool plain = std::all_of(key.begin(), key.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_' || c == '-';
+  });
+  return plain && !key.empty() ? std::string(key) : quoted(key, 60);
+}
+
+// One [[rl.rewards]] entry being read; turns problems into messages that
+// name the file, line and key.
+class EntryReader {
+ public:
+  EntryReader(const toml::table& table, std::size_t index, const std::string& source)
+      : table_(table), index_(index), source_(source) {}
+
+  std::string location(const toml::node& node) const {
+    const auto line = node.source().begin.line;
+    return line == 0 ? source_ : fmt::format("{}:{}", source_, line);
+  }
+
+  // "`rl.rewards[1].max_len` at runs/x.toml:14: <problem>"
+  [[noreturn]] void fail(std::string_view key, const toml::node& node,
+                         std::string_view problem) const {
+    const std::string path = key.empty() ? fmt::format("rl.rewards[{}]", index_)
+                                         : fmt::format("rl.rewards[{}].{}", index_, shown_key(key));
+    throw Error(fmt::format("`{}` at {}: {}", path, location(node), problem));
+  }
+
+  const toml::node* find(std::string_view key) const { return table_.get(key); }
+
+  const toml::node& require(std::string_view key, std::string_view what) const {
+    const toml::node* node = table_.get(key);
+    if (!node) fail("", table_, fmt::format("missing `{}` ({})", key, what));
+    return *node;
+  }
+
+  std::string string(std::string_view key, const toml::node& node) const {
+    auto s = node.value_exact<std::string>();
+    if (!s) fail(key, node, fmt::format("expected a string, got {}", describe_node(node)));
+    return *s;
+  }
+
+  double number(std::string_view key, const toml::node& node) const {
+    std::optional<double> x = node.value_exact<double>();
+    if (auto i = node.value_exact<int64_t>()) x = static_cast<double>(*i);
+    if (!x) fail(key, node, fmt::format("expected a number, got {}", describe_node(node)));
+    if (!std::isfinite(*x)) fail(key, node, fmt::format("expected a finite number, got {}", *x));
+    return *x;
+  }
+
+  const toml::table& table() const { return table_; }
+
+ private:
+  const toml::table& table_;
+  std::size_t index_;
+  const std::string& source_;
+};
+
+RewardSpec::Kind parse_kind(const EntryReader& entry) {
+  const toml::node* node = entry.find("kind");
+  if (!node) return RewardSpec::Kind::kBuiltin;
+  const std::string kind = entry.string("kind", *node);
+  if (kind == "builtin") return RewardSpec::Kind::kBuiltin;
+  if (kind == "command") return RewardSpec::Kind::kCommand;
+  const std::string suggestion = closest_name(kind, {"builtin", "command"});
+  entry.fail("kind", *node,
+             fmt::format("expected \"builtin\" or \"command\", got {}{}", quoted(kind, 60),
+                         suggestion.empty() ? "" : fmt::format("; did you mean \"{}\"?", suggestion)));
+}
+
+void parse_command(const EntryReader& entry, RewardSpec& spec) {
+  const toml::node& node = entry.require("command", "the program and its arguments, "
+                                                    "e.g. [\"python3\", \"my_reward.py\"]");
+  const toml::array* array = node.as_array();
+  if (!array) {
+    entry.fail("command", node,
+               fmt::format("expected a list of strings, got {}", describe_node(node)));
+  }
+  for (const toml::node& item : *array) {
+    auto s = item.value_exact<std::string>();
+    if (!s) {
+      entry.fail("command", item,
+                 fmt::format("expected a list of strings, got {} in it", describe_node(item)));
+    }
+    spec.command.push_back(*s);
+  }
+  if (spec.command.empty() || spec.command[0].empty()) {
+    entry.fail("command", node, "expected the program, then its arguments; got no program");
+  }
+  if (const toml::node* timeout = entry.find("timeout_s")) {
+    spec.timeout_s = entry.number("timeout_s", *timeout);
+    // An hour bounds how long one stuck script can hold a training step.
+    if (spec.timeout_s <= 0 || spec.timeout_s > 3600) {
+      entry.fail("timeout_s", *timeout,
+                 fmt::format("expected a number in (0, 3600], got {}", spec.timeout_s));
+    }
+  }
+  for (const auto& [key, value] : entry.table()) {
+    const std::string_view k = key.str();
+    if (std::find(kRewardEntryKeys.begin(), kRewardEntryKeys.end(), k) == kRewardEntryKeys.end()) {
+      const std::string suggestion = closest_name(
+          k, std::vector<std::string>(kRewardEntryKeys.begin(), kRewardEntryKeys.end()));
+      entry.fail(k, value,
+                 fmt::format("unknown key for a command reward (it takes: {}){}",
+                             fmt::join(kRewardEntryKeys, ", "),
+                             suggestion.empty() ? "" : fmt::format("; did you mean `{}`?", suggestion)));
+    }
+  }
+}
+
+ParamValue param_value(const EntryReader& entry, const ParamSpec& param, const toml::node& node) {
+  if (auto s = node.value_exact<std::string>()) return *s;
+  if (auto i = node.value_exact<int64_t>()) return static_cast<double>(*i);
+  if (auto x = node.value_exact<double>()) return *x;
+  entry.fail(param.name, node,
+             fmt::format("expected {}, got {}",
+                         param.type == ParamSpec::Type::kChoice ? "a string" : "a number",
+                         describe_node(node)));
+}
+
+void parse_builtin(const EntryReader& entry, const RewardDefinition& definition,
+                   RewardSpec& spec) {
+  std::map<std::string, ParamValue, std::less<>> values;
+  for (const ParamSpec& param : definition.params) {
+    const toml::node* node = entry.find(param.name);
+    if (!node) {
+      if (!param.default_value) {
+        entry.fail("", entry.table(),
+                   fmt::format("reward `{}` needs `{}` ({})", definition.name, param.name,
+                               param.description));
+      }
+      values.emplace(param.name, *param.default_value);
+      continue;
+    }
+    const ParamValue value = param_value(entry, param, *node);
+    const std::string problem = param_problem(param, value);
+    if (!problem.empty()) entry.fail(param.name, *node, problem);
+    values.emplace(param.name, value);
+  }
+  std::vector<std::string> keys;
+  for (const ParamSpec& param : definition.params) keys.push_back(param.name);
+  for (const auto& [key, value] : entry.table()) {
+    const std::string_view k = key.str();
+    if (k == "command" || k == "timeout_s") {
+      entry.fail(k, value, "only a command reward (kind = \"command\") takes this key");
+    }
+    const bool entry_key =
+        std::find(kRewardEntryKeys.begin(), kRewardEntryKeys.end(), k) != kRewardEntryKeys.end();
+    if (entry_key || std::find(keys.begin(), keys.end(), k) != keys.end()) continue;
+    const std::string suggestion = closest_name(k, keys);
+    const std::string takes = keys.empty() ? "no parameters"
+                                           : fmt::format("parameters {}", fmt::join(keys, ", "));
+    entry.fail(k, value,
+               fmt::format("unknown key; reward `{}` takes {}{}", definition.name, takes,
+                           suggestion.empty() ? "" : fmt::format("; did you mean `{}`?", suggestion)));
+  }
+  spec.params = RewardParams(std::move(values));
+  // The definition checks what lies between parameters when it builds.
+  try {
+    definition.make(spec.params);
+  } catch (const Error& e) {
+    entry.fail("", entry.table(), fmt::format("reward `{}`: {}", definition.name, e.what()));
+  }
+}
+
+RewardSpec parse_entry(const EntryReader& entry, const RewardRegistry& registry) {
+  RewardSpec spec;
+  spec.where = entry.location(entry.table());
+  const toml::node& name_node =
+      entry.require("name", "a built-in reward's name, or your own with kind = \"command\"");
+  spec.name = entry.string("name", name_node);
+  spec.kind = parse_kind(entry);
+  spec.weight = entry.number("weight", entry.require("weight", "a number; 0 logs without training"));
+  if (spec.kind == RewardSpec::Kind::kCommand) {
+    const bool plain = !spec.name.empty() && std::all_of(spec.name.begin(), spec.name.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+             c == '_' || c == '-';
+    });
+    if (!plain) {
+      entry.fail("name", name_node,
+                 fmt::format("expected letters, digits, '_' and '-', got {}", quoted(spec.name, 60)));
+    }
+    parse_command(entry, spec);
+    return spec;
+  }
+  const RewardDefinition* definition = registry.find(spec.name);
+  if (!definition) {
+    const std::string suggestion = closest_name(spec.name, registry.names());
+    entry.fail("name", name_node,
+               fmt::format("unknown reward {}{}; built-ins are: {} (for your own program, set "
+                           "kind = \"command\")",
+                           quoted(spec.name, 60),
+                           suggestion.empty() ? "" : fmt::format(" (did you mean `{}`?)", suggestion),
+                           fmt::join(registry.names(), ", ")));
+  }
+  parse_builtin(entry, *definition, spec);
+  return spec;
+}
+
+}  // namespace
+
+std::string closest_name(std::string_view name, const std::vector<std::string>& candidates) {
+  std::string best;
+  std::size_t best_distance = SIZE_MAX;
+  for (const std::string& candidate : candidates) {
+    const std::size_t distance = edit_distance(name, candidate);
+    // A third of the letters wrong is still recognisably the same word; more
+    // is a different word, and a wrong hint is worse than none.
+    const std::size_t limit = std::max<std::size_t>(1, std::max(name.size(), candidate.size()) / 3);
+    if (distance <= limit && distance < best_distance) {
+      best = candidate;
+      best_distance = distance;
+    }
+  }
+  return best;
+}
+
+std::vector<RewardSpec> parse_reward_specs(const toml::array& entries,
+                                           const std::string& source_name,
+                                           const RewardRegistry& registry) {
+  if (entries.empty()) {
+    const auto line = entries.source().begin.line;
+    throw Error(fmt::format("`rl.rewards` at {}: the list is empty; give at least one "
+                            "[[rl.rewards]] with a name and a weight",
+                            line == 0 ? source_name : fmt::format("{}:{}", source_name, line)));
+  }
+  std::vector<RewardSpec> specs;
+  std::map<std::string, std::string> seen;  // name -> where
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const toml::node& node = *entries.get(i);
+    const toml::table* table = node.as_table();
+    if (!table) {
+      const auto line = node.source().begin.line;
+      throw Error(fmt::format("`rl.rewards[{}]` at {}: expected a table ([[rl.rewards]]), got {}",
+                              i, line == 0 ? source_name : fmt::format("{}:{}", source_name, line),
+                              describe_node(node)));
+    }
+    const EntryReader entry(*table, i, source_name);
+    RewardSpec spec = parse_entry(entry, registry);
+    if (auto [it, fresh] = seen.emplace(spec.name, spec.where); !fresh) {
+      entry.fail("name", *table->get("name"),
+                 fmt::format("reward `{}` is listed twice (first at {}); each needs its own name",
+                             spec.name, it->second));
+    }
+    specs.push_back(std::move(spec));
+  }
+  return specs;
+}
+
+}  // namespace ponder
