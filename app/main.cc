@@ -15,7 +15,9 @@
 #include "app/chat.h"
 #include "app/config.h"
 #include "app/config_schema.h"
+#include "app/inspect_commands.h"
 #include "app/pretrain.h"
+#include "app/records.h"
 #include "app/sample.h"
 #include "app/stages.h"
 #include "app/task_tools.h"
@@ -26,6 +28,7 @@
 #include "policy/pretokenizer.h"
 #include "policy/special_tokens.h"
 #include "policy/tokenizer.h"
+#include "rollout/rollout_store.h"
 
 namespace ponder {
 namespace {
@@ -100,6 +103,8 @@ void add_sample(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   cmd->add_flag("--direct", options->direct, "force a direct answer (no thinking, no tools)");
   cmd->add_option("--show", options->show, "responses printed in full")->capture_default_str();
+  auto db = std::make_shared<std::string>();
+  cmd->add_option("--db", *db, "also write every rollout to this SQLite store (split eval)");
   cmd->add_option("--temperature", options->temperature, "0: greedy")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
@@ -120,6 +125,20 @@ void add_sample(CLI::App& app) {
                  responses[i].text);
     }
     const SampleReport r = score_responses(tasks, responses);
+    if (!db->empty()) {
+      RolloutStore store = RolloutStore::open(*db, "sample", config.to_toml());
+      std::vector<RolloutRecord> records;
+      for (size_t i = 0; i < tasks.size(); ++i) {
+        records.push_back(rollout_record(tasks[i], responses[i], 0, "eval",
+                                         "sample/" + *family + (options->direct ? "/direct" : "")));
+      }
+      store.write_step(0, std::move(records),
+                       {{{"accuracy", static_cast<double>(r.correct) / r.n},
+                         {"well_formed", static_cast<double>(r.well_formed) / r.n}},
+                        0});
+      store.flush();
+      fmt::print("wrote {} rollouts to {}\n", r.n, *db);
+    }
     fmt::print(
         "{} {} prompts{}: {:.1f}% well formed, {:.1f}% correct, {} tool calls, "
         "{:.1f} tokens per response\n",
@@ -275,6 +294,7 @@ int main(int argc, char** argv) {
   ponder::add_chat_command(app);
   ponder::add_tasks_commands(app);
   ponder::add_tools_commands(app);
+  ponder::add_inspect_commands(app);
   ponder::add_config(app);
   ponder::add_tokenizer(app);
   ponder::add_data(app);

@@ -22,7 +22,7 @@
 #include <thread>
 
 #include "policy/error.h"
-#include "rewards/quote.h"
+#include "rewards/shown.h"
 
 namespace ponder {
 namespace {
@@ -99,8 +99,8 @@ std::optional<double> reply_number(const json& value, const std::string& what,
                                    const std::string& line) {
   if (value.is_null()) return std::nullopt;
   if (!value.is_number() || !std::isfinite(value.get<double>())) {
-    throw Failure{fmt::format("bad reply {}: {} is not a finite number or null; {}",
-                              quoted(line), what, kReplyShape)};
+    throw Failure{fmt::format("bad reply {}: {} is not a finite number or null; {}", shown(line),
+                              what, kReplyShape)};
   }
   return value.get<double>();
 }
@@ -109,27 +109,29 @@ std::optional<double> reply_number(const json& value, const std::string& what,
 std::optional<double> parse_reply(const std::string& line, std::map<std::string, double>& parts) {
   const json reply = json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (reply.is_discarded()) {
-    throw Failure{fmt::format("bad reply {}: not JSON; {}", quoted(line), kReplyShape)};
+    throw Failure{fmt::format("bad reply {}: not JSON; {}", shown(line), kReplyShape)};
   }
   if (!reply.is_object() || reply.size() != 1 ||
       (!reply.contains("reward") && !reply.contains("rewards"))) {
-    throw Failure{fmt::format("bad reply {}: {}", quoted(line), kReplyShape)};
+    throw Failure{fmt::format("bad reply {}: {}", shown(line), kReplyShape)};
   }
   if (reply.contains("reward")) return reply_number(reply["reward"], "\"reward\"", line);
   const json& named = reply["rewards"];
   if (!named.is_object() || named.empty()) {
-    throw Failure{fmt::format("bad reply {}: \"rewards\" is not an object with at least one "
-                              "part; {}",
-                              quoted(line), kReplyShape)};
+    throw Failure{
+        fmt::format("bad reply {}: \"rewards\" is not an object with at least one "
+                    "part; {}",
+                    shown(line), kReplyShape)};
   }
   std::optional<double> total;
   for (const auto& [name, value] : named.items()) {
     if (!is_part_name(name)) {
-      throw Failure{fmt::format("bad reply {}: part name {} is not 1 to 64 letters, digits, '_' "
-                                "and '-'",
-                                quoted(line), quoted(name, 64))};
+      throw Failure{
+          fmt::format("bad reply {}: part name {} is not 1 to 64 letters, digits, '_' "
+                      "and '-'",
+                      shown(line), shown(name, 64))};
     }
-    if (std::optional<double> x = reply_number(value, quoted(name, 64), line)) {
+    if (std::optional<double> x = reply_number(value, shown(name, 64), line)) {
       parts[name] = *x;
       total = total.value_or(0) + *x;
     }
@@ -191,21 +193,21 @@ class CommandReward::Process {
   }
 
   // Sends `request` (one line, no newline) and returns the reply line.
-  // Throws Failure when the process exits, overruns `deadline`, or writes
-  // anything but exactly one line.
-  std::string exchange(const std::string& request, Clock::time_point deadline) {
+  // Throws Failure when the process exits, takes longer than `timeout`, or
+  // writes anything but exactly one line.
+  std::string exchange(const std::string& request, std::chrono::milliseconds timeout) {
+    const auto deadline = Clock::now() + timeout;
     pump(Clock::now());
     if (!stdout_buffer_.empty()) {
-      throw Failure{
-          fmt::format("bad reply: output before any request: {}", quoted(first_line()))};
+      throw Failure{fmt::format("bad reply: output before any request: {}", shown(first_line()))};
     }
     const std::string data = request + "\n";
     std::size_t written = 0;
     std::size_t newline;
     while ((newline = stdout_buffer_.find('\n')) == std::string::npos) {
       if (stdout_buffer_.size() > kMaxReplyBytes) {
-        throw Failure{fmt::format("bad reply: a line over {} bytes (it starts {})",
-                                  kMaxReplyBytes, quoted(stdout_buffer_))};
+        throw Failure{fmt::format("bad reply: a line over {} bytes (it starts {})", kMaxReplyBytes,
+                                  shown(stdout_buffer_))};
       }
       if (written < data.size() && stdin_fd_ >= 0) {
         written += write_some(std::string_view(data).substr(written));
@@ -213,14 +215,14 @@ class CommandReward::Process {
       if (!pump(deadline, written < data.size())) {
         throw Failure{fmt::format(
             "no reply within {:g} s (a reply is one line on stdout, flushed after writing)",
-            std::chrono::duration<double>(deadline - deadline_start(deadline)).count())};
+            std::chrono::duration<double>(timeout).count())};
       }
     }
     std::string line = stdout_buffer_.substr(0, newline);
     stdout_buffer_.erase(0, newline + 1);
     if (!stdout_buffer_.empty()) {
       throw Failure{fmt::format("bad reply: more than one line for one request (the next is {})",
-                                quoted(first_line()))};
+                                shown(first_line()))};
     }
     return line;
   }
@@ -235,11 +237,13 @@ class CommandReward::Process {
     return std::string(start == std::string_view::npos ? tail : tail.substr(start + 1));
   }
 
-  void set_request_start(Clock::time_point start) { request_start_ = start; }
+  // Kills the process now, without the grace the destructor gives.
+  void kill() {
+    std::error_code ec;
+    child_.terminate(ec);
+  }
 
  private:
-  Clock::time_point deadline_start(Clock::time_point) const { return request_start_; }
-
   std::string first_line() const { return stdout_buffer_.substr(0, stdout_buffer_.find('\n')); }
 
   // Writes what the pipe takes now; throws Failure when the process is gone.
@@ -311,8 +315,9 @@ class CommandReward::Process {
       how = fmt::format("exited with status {}", WEXITSTATUS(status));
     }
     const std::string last = stderr_last_line();
-    throw Failure{fmt::format("the process {} {}{}", how, when,
-                              last.empty() ? "" : fmt::format("; its stderr ends {}", quoted(last)))};
+    throw Failure{
+        fmt::format("the process {} {}{}", how, when,
+                    last.empty() ? "" : fmt::format("; its stderr ends {}", shown(last)))};
   }
 
   void close_fds() {
@@ -324,7 +329,6 @@ class CommandReward::Process {
   bp::child child_;
   int stdin_fd_ = -1, stdout_fd_ = -1, stderr_fd_ = -1;
   std::string stdout_buffer_, stderr_tail_;
-  Clock::time_point request_start_;
 };
 
 CommandReward::CommandReward(std::string name, std::vector<std::string> command,
@@ -386,10 +390,8 @@ std::optional<double> CommandReward::score_with_parts(const RewardInput& input,
   };
   // Model output may hold any bytes; JSON lines must be UTF-8.
   const std::string line = request.dump(-1, ' ', false, json::error_handler_t::replace);
-  const auto start = Clock::now();
-  process_->set_request_start(start);
   try {
-    return parse_reply(process_->exchange(line, start + timeout_), parts);
+    return parse_reply(process_->exchange(line, timeout_), parts);
   } catch (const Failure& failure) {
     parts.clear();
     fail(input, failure.problem);
@@ -397,10 +399,14 @@ std::optional<double> CommandReward::score_with_parts(const RewardInput& input,
 }
 
 void CommandReward::fail(const RewardInput& input, const std::string& problem) {
-  process_.reset();  // killed now; a fresh one starts at the next request
-  throw Error(fmt::format("reward `{}` (`{}`): {} while scoring task {}; the process was stopped "
-                          "and starts again at the next request",
-                          name_, fmt::join(command_, " "), problem, input.task.id));
+  // A fresh process starts at the next request: this one may be stuck, or
+  // out of step with the requests.
+  if (process_) process_->kill();
+  process_.reset();
+  throw Error(
+      fmt::format("reward `{}` (`{}`): {} while scoring task {}; the process was stopped "
+                  "and starts again at the next request",
+                  name_, fmt::join(command_, " "), problem, input.task.id));
 }
 
 }  // namespace ponder

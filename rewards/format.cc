@@ -107,11 +107,13 @@ class FormatReward final : public Reward {
 }  // namespace
 
 RewardDefinition format_reward() {
-  return {"format",
-          "1 when thinking and tool spans are closed, there is exactly one final answer and "
-          "nothing after it but <|end|>, else 0",
-          {},
-          [](const RewardParams&) { return std::make_unique<FormatReward>(); }};
+  return {.name = "format",
+          .description =
+              "1 when thinking and tool spans are closed, there is exactly one final answer and "
+              "nothing after it but <|end|>, else 0",
+          .make = [](const RewardParams&) -> std::unique_ptr<Reward> {
+            return std::make_unique<FormatReward>();
+          }};
 }
 
 }  // namespace ponder

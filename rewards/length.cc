@@ -37,16 +37,22 @@ class LengthReward final : public Reward {
 }  // namespace
 
 RewardDefinition length_reward() {
-  return {"length",
-          "minus the number of counted tokens beyond `free`; weight is the cost per token",
-          {
-              {"count", ParamSpec::Type::kChoice, "sampled", std::nullopt, std::nullopt,
-               {"sampled", "all", "thinking"},
-               "which tokens count: sampled by the policy, all, or inside thinking"},
-              {"free", ParamSpec::Type::kInteger, 0.0, 0, std::nullopt, {},
-               "how many tokens are free of cost"},
-          },
-          [](const RewardParams& params) {
+  return {.name = "length",
+          .description =
+              "minus the number of counted tokens beyond `free`; weight is the cost "
+              "per token",
+          .params = {{.name = "count",
+                      .type = ParamSpec::Type::kChoice,
+                      .default_value = "sampled",
+                      .choices = {"sampled", "all", "thinking"},
+                      .description = "which tokens count: sampled by the policy, all, or inside "
+                                     "thinking"},
+                     {.name = "free",
+                      .type = ParamSpec::Type::kInteger,
+                      .default_value = 0.0,
+                      .min = 0,
+                      .description = "how many tokens are free of cost"}},
+          .make = [](const RewardParams& params) -> std::unique_ptr<Reward> {
             return std::make_unique<LengthReward>(params.choice("count"), params.integer("free"));
           }};
 }

@@ -35,23 +35,27 @@ class OverlongReward final : public Reward {
 }  // namespace
 
 RewardDefinition overlong_reward() {
-  return {"overlong",
-          "DAPO's soft overlong penalty: 0 up to max_len - buffer tokens, then falling "
-          "linearly to -1 at max_len, -1 beyond",
-          {
-              {"max_len", ParamSpec::Type::kInteger, std::nullopt, 1, std::nullopt, {},
-               "the length in tokens that scores -1 (usually max_new_tokens)"},
-              {"buffer", ParamSpec::Type::kInteger, std::nullopt, 1, std::nullopt, {},
-               "how many tokens before max_len the penalty starts"},
-          },
-          [](const RewardParams& params) -> std::unique_ptr<Reward> {
-            const int64_t max_len = params.integer("max_len"), buffer = params.integer("buffer");
-            if (buffer > max_len) {
-              throw Error(
-                  fmt::format("`buffer` ({}) must not exceed `max_len` ({})", buffer, max_len));
-            }
-            return std::make_unique<OverlongReward>(max_len, buffer);
-          }};
+  return {
+      .name = "overlong",
+      .description =
+          "DAPO's soft overlong penalty: 0 up to max_len - buffer tokens, then "
+          "falling linearly to -1 at max_len, -1 beyond",
+      .params = {{.name = "max_len",
+                  .type = ParamSpec::Type::kInteger,
+                  .min = 1,
+                  .description = "the length in tokens that scores -1 (usually "
+                                 "max_new_tokens)"},
+                 {.name = "buffer",
+                  .type = ParamSpec::Type::kInteger,
+                  .min = 1,
+                  .description = "how many tokens before max_len the penalty starts"}},
+      .make = [](const RewardParams& params) -> std::unique_ptr<Reward> {
+        const int64_t max_len = params.integer("max_len"), buffer = params.integer("buffer");
+        if (buffer > max_len) {
+          throw Error(fmt::format("`buffer` ({}) must not exceed `max_len` ({})", buffer, max_len));
+        }
+        return std::make_unique<OverlongReward>(max_len, buffer);
+      }};
 }
 
 }  // namespace ponder

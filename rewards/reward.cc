@@ -10,12 +10,12 @@
 
 #include "curricula/answer.h"
 #include "policy/error.h"
-#include "rewards/quote.h"
 #include "rewards/reward_spec.h"
+#include "rewards/shown.h"
 
 namespace ponder {
 
-std::string quoted(std::string_view text, std::size_t max_bytes) {
+std::string shown(std::string_view text, std::size_t max_bytes) {
   std::size_t cut = std::min(text.size(), max_bytes);
   while (cut > 0 && cut < text.size() && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) {
     --cut;  // inside a UTF-8 sequence
@@ -26,7 +26,10 @@ std::string quoted(std::string_view text, std::size_t max_bytes) {
 }
 
 RewardInput::RewardInput(const Task& task, std::string_view prompt, const Rollout& rollout)
-    : task(task), prompt(prompt), rollout(rollout), final_answer(extract_final_answer(rollout.text)) {}
+    : task(task),
+      prompt(prompt),
+      rollout(rollout),
+      final_answer(extract_final_answer(rollout.text)) {}
 
 const ParamValue& RewardParams::at(std::string_view name) const {
   auto it = values_.find(name);
@@ -76,18 +79,20 @@ std::string param_problem(const ParamSpec& spec, const ParamValue& value) {
     if (!s) return fmt::format("expected a string, got {}", std::get<double>(value));
     if (std::find(spec.choices.begin(), spec.choices.end(), *s) != spec.choices.end()) return "";
     std::string problem =
-        fmt::format("expected one of: {}, got {}", fmt::join(spec.choices, ", "), quoted(*s));
+        fmt::format("expected one of: {}, got {}", fmt::join(spec.choices, ", "), shown(*s));
     const std::string suggestion = closest_name(*s, spec.choices);
-    if (!suggestion.empty()) problem += fmt::format("; did you mean {}?", quoted(suggestion));
+    if (!suggestion.empty()) problem += fmt::format("; did you mean {}?", shown(suggestion));
     return problem;
   }
   const bool integer = spec.type == ParamSpec::Type::kInteger;
   const std::string expected =
       fmt::format("expected {}{}", integer ? "an integer" : "a number", bounds_phrase(spec));
   const double* x = std::get_if<double>(&value);
-  if (!x) return fmt::format("{}, got a string ({})", expected, quoted(std::get<std::string>(value)));
+  if (!x)
+    return fmt::format("{}, got a string ({})", expected, shown(std::get<std::string>(value)));
   // 2^53: beyond it a double no longer holds every integer.
-  const bool fits = std::isfinite(*x) && (!integer || (std::trunc(*x) == *x && std::abs(*x) <= 0x1p53));
+  const bool fits =
+      std::isfinite(*x) && (!integer || (std::trunc(*x) == *x && std::abs(*x) <= 0x1p53));
   if (!fits || (spec.min && *x < *spec.min) || (spec.max && *x > *spec.max)) {
     return fmt::format("{}, got {}", expected, *x);
   }
@@ -113,8 +118,8 @@ const RewardRegistry& RewardRegistry::builtin() {
 
 void RewardRegistry::add(RewardDefinition definition) {
   if (!valid_name(definition.name)) {
-    throw Error(fmt::format("reward name {} is not letters, digits and '_'",
-                            quoted(definition.name)));
+    throw Error(
+        fmt::format("reward name {} is not letters, digits and '_'", shown(definition.name)));
   }
   if (definitions_.contains(definition.name)) {
     throw Error(fmt::format("reward `{}` is already registered", definition.name));
@@ -123,11 +128,12 @@ void RewardRegistry::add(RewardDefinition definition) {
   for (const ParamSpec& param : definition.params) {
     if (!valid_name(param.name)) {
       throw Error(fmt::format("reward `{}`: parameter name {} is not letters, digits and '_'",
-                              definition.name, quoted(param.name)));
+                              definition.name, shown(param.name)));
     }
     if (!seen.insert(param.name).second) {
-      throw Error(fmt::format("reward `{}`: parameter `{}` is declared twice or is an entry key ({})",
-                              definition.name, param.name, fmt::join(kRewardEntryKeys, ", ")));
+      throw Error(
+          fmt::format("reward `{}`: parameter `{}` is declared twice or is an entry key ({})",
+                      definition.name, param.name, fmt::join(kRewardEntryKeys, ", ")));
     }
     if (!param.default_value) continue;
     const std::string problem = param_problem(param, *param.default_value);

@@ -8,7 +8,7 @@
 #include <map>
 
 #include "policy/error.h"
-#include "rewards/quote.h"
+#include "rewards/shown.h"
 
 namespace ponder {
 namespace {
@@ -32,7 +32,7 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
 }
 
 std::string describe_node(const toml::node& node) {
-  if (auto s = node.value_exact<std::string>()) return "a string (" + quoted(*s, 60) + ")";
+  if (auto s = node.value_exact<std::string>()) return "a string (" + shown(*s, 60) + ")";
   if (auto i = node.value_exact<int64_t>()) return fmt::format("an integer ({})", *i);
   if (auto x = node.value_exact<double>()) return fmt::format("a float ({})", *x);
   if (auto b = node.value_exact<bool>()) return fmt::format("a boolean ({})", *b);
@@ -41,13 +41,16 @@ std::string describe_node(const toml::node& node) {
   return "a date or time";
 }
 
+bool plain_name(std::string_view name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
+  });
+}
+
 // A key from the file, shown in a message: TOML allows any text in a quoted key.
 std::string shown_key(std::string_view key) {
-  const bool plain = std::all_of(key.begin(), key.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-';
-  });
-  return plain && !key.empty() ? std::string(key) : quoted(key, 60);
+  return plain_name(key) ? std::string(key) : shown(key, 60);
 }
 
 // One [[rl.rewards]] entry being read; turns problems into messages that
@@ -107,14 +110,47 @@ RewardSpec::Kind parse_kind(const EntryReader& entry) {
   if (kind == "builtin") return RewardSpec::Kind::kBuiltin;
   if (kind == "command") return RewardSpec::Kind::kCommand;
   const std::string suggestion = closest_name(kind, {"builtin", "command"});
-  entry.fail("kind", *node,
-             fmt::format("expected \"builtin\" or \"command\", got {}{}", quoted(kind, 60),
-                         suggestion.empty() ? "" : fmt::format("; did you mean \"{}\"?", suggestion)));
+  entry.fail(
+      "kind", *node,
+      fmt::format("expected \"builtin\" or \"command\", got {}{}", shown(kind, 60),
+                  suggestion.empty() ? "" : fmt::format("; did you mean \"{}\"?", suggestion)));
+}
+
+// Refuses a key that neither the entry nor the reward takes: a typo or a
+// misplaced key would otherwise pass silently. `definition` is null for a
+// command reward.
+void check_keys(const EntryReader& entry, const RewardDefinition* definition) {
+  std::vector<std::string> known(kRewardEntryKeys.begin(), kRewardEntryKeys.end());
+  if (definition) {
+    known = {"name", "kind", "weight"};
+    for (const ParamSpec& param : definition->params) known.push_back(param.name);
+  }
+  for (const auto& [key, value] : entry.table()) {
+    const std::string_view k = key.str();
+    if (std::find(known.begin(), known.end(), k) != known.end()) continue;
+    if (definition && (k == "command" || k == "timeout_s")) {
+      entry.fail(k, value, "only a command reward (kind = \"command\") takes this key");
+    }
+    const std::string suggestion = closest_name(k, known);
+    const std::string hint =
+        suggestion.empty() ? "" : fmt::format("; did you mean `{}`?", suggestion);
+    if (!definition) {
+      entry.fail(k, value,
+                 fmt::format("unknown key for a command reward (it takes: {}){}",
+                             fmt::join(kRewardEntryKeys, ", "), hint));
+    }
+    const std::vector<std::string> params(known.begin() + 3, known.end());
+    entry.fail(k, value,
+               fmt::format("unknown key; reward `{}` takes {}{}", definition->name,
+                           params.empty() ? "no parameters"
+                                          : fmt::format("parameters {}", fmt::join(params, ", ")),
+                           hint));
+  }
 }
 
 void parse_command(const EntryReader& entry, RewardSpec& spec) {
-  const toml::node& node = entry.require("command", "the program and its arguments, "
-                                                    "e.g. [\"python3\", \"my_reward.py\"]");
+  const toml::node& node = entry.require(
+      "command", "the program and its arguments, e.g. [\"python3\", \"my_reward.py\"]");
   const toml::array* array = node.as_array();
   if (!array) {
     entry.fail("command", node,
@@ -139,17 +175,6 @@ void parse_command(const EntryReader& entry, RewardSpec& spec) {
                  fmt::format("expected a number in (0, 3600], got {}", spec.timeout_s));
     }
   }
-  for (const auto& [key, value] : entry.table()) {
-    const std::string_view k = key.str();
-    if (std::find(kRewardEntryKeys.begin(), kRewardEntryKeys.end(), k) == kRewardEntryKeys.end()) {
-      const std::string suggestion = closest_name(
-          k, std::vector<std::string>(kRewardEntryKeys.begin(), kRewardEntryKeys.end()));
-      entry.fail(k, value,
-                 fmt::format("unknown key for a command reward (it takes: {}){}",
-                             fmt::join(kRewardEntryKeys, ", "),
-                             suggestion.empty() ? "" : fmt::format("; did you mean `{}`?", suggestion)));
-    }
-  }
 }
 
 ParamValue param_value(const EntryReader& entry, const ParamSpec& param, const toml::node& node) {
@@ -162,8 +187,7 @@ ParamValue param_value(const EntryReader& entry, const ParamSpec& param, const t
                          describe_node(node)));
 }
 
-void parse_builtin(const EntryReader& entry, const RewardDefinition& definition,
-                   RewardSpec& spec) {
+void parse_params(const EntryReader& entry, const RewardDefinition& definition, RewardSpec& spec) {
   std::map<std::string, ParamValue, std::less<>> values;
   for (const ParamSpec& param : definition.params) {
     const toml::node* node = entry.find(param.name);
@@ -181,23 +205,6 @@ void parse_builtin(const EntryReader& entry, const RewardDefinition& definition,
     if (!problem.empty()) entry.fail(param.name, *node, problem);
     values.emplace(param.name, value);
   }
-  std::vector<std::string> keys;
-  for (const ParamSpec& param : definition.params) keys.push_back(param.name);
-  for (const auto& [key, value] : entry.table()) {
-    const std::string_view k = key.str();
-    if (k == "command" || k == "timeout_s") {
-      entry.fail(k, value, "only a command reward (kind = \"command\") takes this key");
-    }
-    const bool entry_key =
-        std::find(kRewardEntryKeys.begin(), kRewardEntryKeys.end(), k) != kRewardEntryKeys.end();
-    if (entry_key || std::find(keys.begin(), keys.end(), k) != keys.end()) continue;
-    const std::string suggestion = closest_name(k, keys);
-    const std::string takes = keys.empty() ? "no parameters"
-                                           : fmt::format("parameters {}", fmt::join(keys, ", "));
-    entry.fail(k, value,
-               fmt::format("unknown key; reward `{}` takes {}{}", definition.name, takes,
-                           suggestion.empty() ? "" : fmt::format("; did you mean `{}`?", suggestion)));
-  }
   spec.params = RewardParams(std::move(values));
   // The definition checks what lies between parameters when it builds.
   try {
@@ -207,6 +214,18 @@ void parse_builtin(const EntryReader& entry, const RewardDefinition& definition,
   }
 }
 
+const RewardDefinition& find_definition(const EntryReader& entry, const RewardRegistry& registry,
+                                        const std::string& name, const toml::node& name_node) {
+  if (const RewardDefinition* definition = registry.find(name)) return *definition;
+  const std::string suggestion = closest_name(name, registry.names());
+  entry.fail("name", name_node,
+             fmt::format("unknown reward {}{}; built-ins are: {} (for your own program, set "
+                         "kind = \"command\")",
+                         shown(name, 60),
+                         suggestion.empty() ? "" : fmt::format(" (did you mean `{}`?)", suggestion),
+                         fmt::join(registry.names(), ", ")));
+}
+
 RewardSpec parse_entry(const EntryReader& entry, const RewardRegistry& registry) {
   RewardSpec spec;
   spec.where = entry.location(entry.table());
@@ -214,30 +233,22 @@ RewardSpec parse_entry(const EntryReader& entry, const RewardRegistry& registry)
       entry.require("name", "a built-in reward's name, or your own with kind = \"command\"");
   spec.name = entry.string("name", name_node);
   spec.kind = parse_kind(entry);
-  spec.weight = entry.number("weight", entry.require("weight", "a number; 0 logs without training"));
-  if (spec.kind == RewardSpec::Kind::kCommand) {
-    const bool plain = !spec.name.empty() && std::all_of(spec.name.begin(), spec.name.end(), [](char c) {
-      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-             c == '_' || c == '-';
-    });
-    if (!plain) {
-      entry.fail("name", name_node,
-                 fmt::format("expected letters, digits, '_' and '-', got {}", quoted(spec.name, 60)));
-    }
-    parse_command(entry, spec);
-    return spec;
-  }
-  const RewardDefinition* definition = registry.find(spec.name);
-  if (!definition) {
-    const std::string suggestion = closest_name(spec.name, registry.names());
+  const RewardDefinition* definition = nullptr;
+  if (spec.kind == RewardSpec::Kind::kBuiltin) {
+    definition = &find_definition(entry, registry, spec.name, name_node);
+  } else if (!plain_name(spec.name)) {
+    // It names the scores in the database and in metrics.
     entry.fail("name", name_node,
-               fmt::format("unknown reward {}{}; built-ins are: {} (for your own program, set "
-                           "kind = \"command\")",
-                           quoted(spec.name, 60),
-                           suggestion.empty() ? "" : fmt::format(" (did you mean `{}`?)", suggestion),
-                           fmt::join(registry.names(), ", ")));
+               fmt::format("expected letters, digits, '_' and '-', got {}", shown(spec.name, 60)));
   }
-  parse_builtin(entry, *definition, spec);
+  check_keys(entry, definition);
+  spec.weight =
+      entry.number("weight", entry.require("weight", "a number; 0 logs without training"));
+  if (definition) {
+    parse_params(entry, *definition, spec);
+  } else {
+    parse_command(entry, spec);
+  }
   return spec;
 }
 
@@ -264,9 +275,10 @@ std::vector<RewardSpec> parse_reward_specs(const toml::array& entries,
                                            const RewardRegistry& registry) {
   if (entries.empty()) {
     const auto line = entries.source().begin.line;
-    throw Error(fmt::format("`rl.rewards` at {}: the list is empty; give at least one "
-                            "[[rl.rewards]] with a name and a weight",
-                            line == 0 ? source_name : fmt::format("{}:{}", source_name, line)));
+    throw Error(
+        fmt::format("`rl.rewards` at {}: the list is empty; give at least one "
+                    "[[rl.rewards]] with a name and a weight",
+                    line == 0 ? source_name : fmt::format("{}:{}", source_name, line)));
   }
   std::vector<RewardSpec> specs;
   std::map<std::string, std::string> seen;  // name -> where

@@ -35,7 +35,8 @@
 
 namespace ponder {
 
-// The keys of an entry that are not a built-in's parameters.
+// The keys of an entry that are not a built-in's parameters: every entry's
+// (name, kind, weight) and a command reward's (command, timeout_s).
 inline constexpr std::array<std::string_view, 5> kRewardEntryKeys = {"name", "kind", "weight",
                                                                      "command", "timeout_s"};
 
@@ -61,9 +62,9 @@ struct RewardSpec {
 // key (with the closest valid one as a "did you mean"), a value of the wrong
 // type or out of range, a problem between parameters, a repeated name, and
 // an empty list.
-std::vector<RewardSpec> parse_reward_specs(const toml::array& entries,
-                                           const std::string& source_name,
-                                           const RewardRegistry& registry = RewardRegistry::builtin());
+std::vector<RewardSpec> parse_reward_specs(
+    const toml::array& entries, const std::string& source_name,
+    const RewardRegistry& registry = RewardRegistry::builtin());
 
 // The candidate closest to `name` by edit distance, or "" when none is close
 // enough to be a plausible typo.

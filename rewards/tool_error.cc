@@ -23,11 +23,14 @@ class ToolErrorReward final : public Reward {
 }  // namespace
 
 RewardDefinition tool_error_reward() {
-  return {"tool_error",
+  return {
+      .name = "tool_error",
+      .description =
           "minus the number of failed tool calls (error, timeout, limit); weight is the penalty "
           "per call",
-          {},
-          [](const RewardParams&) { return std::make_unique<ToolErrorReward>(); }};
+      .make = [](const RewardParams&) -> std::unique_ptr<Reward> {
+        return std::make_unique<ToolErrorReward>();
+      }};
 }
 
 }  // namespace ponder

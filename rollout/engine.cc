@@ -109,6 +109,7 @@ std::vector<Rollout> Engine::generate(const std::vector<std::vector<TokenId>>& p
       row.next =
           sample_token(&logits[last_entry[p] * vocab], vocab, options.sampler, row.rng, banned);
       out[row.index].prompt = static_cast<int>(first + p);
+      out[row.index].prompt_tokens = row.length;
       out[row.index].sample = s;
     }
 

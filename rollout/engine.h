@@ -14,6 +14,9 @@
 // text is not "name\ninput", or names no tool, gets an error result, not a
 // crash; a result longer than max_result_tokens is cut with a marker.
 //
+// The final answer is not parsed here: what counts as an answer belongs to the
+// verifiers (extract_final_answer in curricula/answer.h reads it from `text`).
+//
 // Determinism: row (p, s) samples with its own RNG seeded from (seed, p, s),
 // so the same seed gives the same rollouts whatever the batch composition or
 // tool timing. Recorded log-probs are the untempered model's (sampler.h) and
@@ -94,6 +97,7 @@ struct ToolCallSegment {
 
 struct Rollout {
   int prompt = 0, sample = 0;
+  int prompt_tokens = 0;
   std::vector<TokenId> ids;     // the completion
   std::vector<float> logprobs;  // per completion token; 0 where forced
   std::vector<uint8_t> mask;    // 1: sampled by the policy; 0: forced tool-result tokens

@@ -128,6 +128,19 @@ TEST_F(SftPipeline, RunsEndToEndAndResumesExactly) {
   EXPECT_EQ(pclose(pipe), 0) << output;
   EXPECT_THAT(output, HasSubstr("ponder chat:"));
   EXPECT_THAT(output, HasSubstr("[stopped: length]"));
+
+  // `ponder sample --db` writes every rollout to the store; `ponder inspect` reads them.
+  const std::string db = (dir_ / "sample.db").string();
+  const std::string sample = std::string(PONDER_BINARY) + " sample " +
+                             (folder() / "sft/checkpoints/step_00000004").string() +
+                             " --n 3 --max-new-tokens 6 --show 0 --set tasks.lookup_entities=40" +
+                             " --db " + db + " > /dev/null 2>&1";
+  ASSERT_EQ(std::system(sample.c_str()), 0);
+  pipe = popen((std::string(PONDER_BINARY) + " inspect " + db + " summary 2>&1").c_str(), "r");
+  output.clear();
+  for (size_t n; (n = fread(buffer, 1, sizeof buffer, pipe)) > 0;) output.append(buffer, n);
+  EXPECT_EQ(pclose(pipe), 0) << output;
+  EXPECT_THAT(output, HasSubstr("sample/count"));
 }
 
 TEST_F(SftPipeline, NeedsAPretrainedCheckpoint) {

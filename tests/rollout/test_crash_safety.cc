@@ -79,29 +79,31 @@ Killed run_and_kill(const std::filesystem::path& path, int reports_before_kill,
 }
 
 void expect_intact(const std::filesystem::path& path, int64_t last_reported) {
-  // Read-write, as the next run would open it: recovery of the WAL happens here.
+  // First as `ponder inspect` reads it: read-only, the killed writer's WAL still there.
   {
-    sqlite::Database db(path, sqlite::Database::Mode::kReadWriteCreate);
-    sqlite::Statement check = db.prepare("PRAGMA integrity_check");
-    ASSERT_TRUE(check.step());
-    EXPECT_EQ(check.column_text(0), "ok");
+    const StoreReader reader = StoreReader::open(path);
+    EXPECT_EQ(testing::query_one(reader, "PRAGMA integrity_check"), "ok");
+    const auto steps = testing::query_rows(
+        reader,
+        "SELECT s.step, s.rollouts, (SELECT count(*) FROM rollouts r WHERE r.step = s.step), "
+        "(SELECT count(*) FROM tool_calls t JOIN rollouts r ON r.id = t.rollout_id "
+        "WHERE r.step = s.step) FROM steps s ORDER BY s.step");
+    ASSERT_GE(static_cast<int64_t>(steps.size()), last_reported + 1);
+    for (size_t i = 0; i < steps.size(); ++i) {
+      SCOPED_TRACE(i);
+      // Steps commit in order: what is there is a prefix, each step whole.
+      EXPECT_EQ(steps[i], (std::vector<std::string>{std::to_string(i), std::to_string(kRowsPerStep),
+                                                    std::to_string(kRowsPerStep),
+                                                    std::to_string(kRowsPerStep / 2)}));
+    }
+    EXPECT_EQ(testing::query_one(reader, "SELECT count(*) FROM rollouts"),
+              std::to_string(steps.size() * kRowsPerStep));
   }
-  const StoreReader reader = StoreReader::open(path);
-  const auto steps = testing::query_rows(
-      reader,
-      "SELECT s.step, s.rollouts, (SELECT count(*) FROM rollouts r WHERE r.step = s.step), "
-      "(SELECT count(*) FROM tool_calls t JOIN rollouts r ON r.id = t.rollout_id "
-      "WHERE r.step = s.step) FROM steps s ORDER BY s.step");
-  ASSERT_GE(static_cast<int64_t>(steps.size()), last_reported + 1);
-  for (size_t i = 0; i < steps.size(); ++i) {
-    SCOPED_TRACE(i);
-    // Steps commit in order: what is there is a prefix, each step whole.
-    EXPECT_EQ(steps[i], (std::vector<std::string>{std::to_string(i), std::to_string(kRowsPerStep),
-                                                  std::to_string(kRowsPerStep),
-                                                  std::to_string(kRowsPerStep / 2)}));
-  }
-  EXPECT_EQ(testing::query_one(reader, "SELECT count(*) FROM rollouts"),
-            std::to_string(steps.size() * kRowsPerStep));
+  // Then read-write, as the resumed run opens it.
+  sqlite::Database db(path, sqlite::Database::Mode::kReadWriteCreate);
+  sqlite::Statement check = db.prepare("PRAGMA integrity_check");
+  ASSERT_TRUE(check.step());
+  EXPECT_EQ(check.column_text(0), "ok");
 }
 
 TEST(CrashSafety, KillNineMidWriteKeepsEveryCommittedStep) {

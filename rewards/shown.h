@@ -11,6 +11,6 @@ namespace ponder {
 // escaped, each invalid UTF-8 byte as U+FFFD), so a message stays one line;
 // cut on a character boundary after `max_bytes` bytes, with "..." after the
 // closing quote.
-std::string quoted(std::string_view text, std::size_t max_bytes = 200);
+std::string shown(std::string_view text, std::size_t max_bytes = 200);
 
 }  // namespace ponder
