@@ -1,0 +1,74 @@
+// GRPO's math, on the host: group advantages, and the per-token weights that
+// turn the clipped, KL-regularised policy-gradient objective into the one
+// training primitive of DESIGN.md (loss = −Σ w_t · log π(a_t | a_<t)).
+//
+// For token t of sequence i with advantage A_i, ρ = exp(logπ − logπ_old):
+//   surrogate  = min(ρ·A, clip(ρ, 1 − clip_low, 1 + clip_high)·A)
+//   its gradient w.r.t. logπ is ρ·A, or 0 where the clip is active
+//   (A > 0 and ρ > 1 + clip_high, or A < 0 and ρ < 1 − clip_low);
+//   KL (k3) = exp(logπ_ref − logπ) − (logπ_ref − logπ) − 1, whose gradient
+//   w.r.t. logπ is 1 − exp(logπ_ref − logπ).
+// The objective is loss = Σ_t n_t·(−surrogate_t + kl_beta·KL_t), so
+//   w_t = n_t·(ρ·A·[not clipped] − kl_beta·(1 − exp(logπ_ref − logπ))),
+// with n_t the aggregation's normaliser:
+//   grpo     1 / (|seq_i| · sequences)   (mean over each sequence, then over sequences)
+//   dapo     1 / (tokens in the batch)   (token mean)
+//   dr_grpo  1 / (max_new_tokens · sequences)   (a constant)
+// Tokens with mask 0 (tool results, padding) get w = 0 and count nowhere;
+// with mask_truncated, so does every token of a truncated sequence.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+namespace ponder {
+
+enum class ScaleRewards { kGroup, kBatch, kNone };
+enum class LossAggregation { kGrpo, kDapo, kDrGrpo };
+
+// Throw ponder::Error listing the choices for an unknown name.
+ScaleRewards parse_scale_rewards(std::string_view name);
+LossAggregation parse_loss_aggregation(std::string_view name);
+
+// A_i = r_i − mean(group of i), divided by the group's std, the whole batch's
+// std, or nothing. rewards.size() must be a multiple of group_size; a std of
+// 0 leaves the (zero) advantages as they are.
+std::vector<double> group_advantages(std::span<const double> rewards, int group_size,
+                                     ScaleRewards scale);
+
+// Per group: false when every reward in it is equal (no learning signal;
+// dynamic sampling drops such groups).
+std::vector<bool> informative_groups(std::span<const double> rewards, int group_size);
+
+struct GrpoConfig {
+  double clip_low = 0.2;
+  double clip_high = 0.28;
+  double kl_beta = 0;  // 0: no KL term, no reference log-probs needed
+  LossAggregation aggregation = LossAggregation::kDapo;
+  int max_new_tokens = 256;  // dr_grpo's constant
+  bool mask_truncated = false;
+};
+
+// One sequence's completion tokens. ref_logprobs may be empty when kl_beta is 0.
+struct GrpoSequence {
+  std::span<const float> logprobs;      // under the policy being trained
+  std::span<const float> old_logprobs;  // under the policy that sampled
+  std::span<const float> ref_logprobs;  // under the reference policy
+  std::span<const uint8_t> mask;        // 1: the policy's own token
+  double advantage = 0;
+  bool truncated = false;
+};
+
+struct GrpoWeights {
+  std::vector<std::vector<float>> weights;  // per sequence, per token
+  double loss = 0;                          // the objective's value (for logging)
+  double clip_fraction = 0;                 // of counted tokens, those where the clip is active
+  double kl = 0;                            // mean k3 KL over counted tokens
+  int64_t tokens = 0;                       // counted tokens
+};
+
+GrpoWeights grpo_token_weights(std::span<const GrpoSequence> sequences, const GrpoConfig& config);
+
+}  // namespace ponder
