@@ -44,6 +44,8 @@ class Config {
 
   // The resolved config as TOML: every key, sections and keys in schema order.
   std::string to_toml() const;
+  // The same, restricted to `keys`: each a full key name or a section name.
+  std::string to_toml(const std::vector<std::string>& keys) const;
 
   // The file loaded; empty when there was none.
   const std::filesystem::path& source() const { return source_; }

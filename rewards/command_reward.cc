@@ -39,7 +39,7 @@ constexpr std::size_t kStderrTailBytes = 4096;
 // stop (stdin closed) gets before it is killed.
 constexpr auto kExitGrace = std::chrono::milliseconds(500);
 
-const std::string kReplyShape =
+constexpr std::string_view kReplyShape =
     R"(expected {"reward": number or null} or {"rewards": {"name": number or null, ...}})";
 
 // Why the process failed one request; CommandReward::fail turns it into the
@@ -84,16 +84,6 @@ void close_fd(int& fd) {
   fd = -1;
 }
 
-bool is_part_name(const std::string& name) {
-  if (name.empty() || name.size() > 64) return false;
-  for (char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '_' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
-
 // A reply value: a finite number, or null for "does not apply".
 std::optional<double> reply_number(const json& value, const std::string& what,
                                    const std::string& line) {
@@ -125,7 +115,7 @@ std::optional<double> parse_reply(const std::string& line, std::map<std::string,
   }
   std::optional<double> total;
   for (const auto& [name, value] : named.items()) {
-    if (!is_part_name(name)) {
+    if (!is_plain_name(name) || name.size() > 64) {
       throw Failure{
           fmt::format("bad reply {}: part name {} is not 1 to 64 letters, digits, '_' "
                       "and '-'",
@@ -252,7 +242,7 @@ class CommandReward::Process {
     const ssize_t n = write(stdin_fd_, data.data(), data.size());
     if (n >= 0) return static_cast<std::size_t>(n);
     if (errno == EAGAIN || errno == EINTR) return 0;
-    exited("before reading the request");
+    exited(Stream::kStdin);
   }
 
   // Waits until output arrives on stdout or stderr, or (when `want_write`)
@@ -270,10 +260,10 @@ class CommandReward::Process {
     if (fds[0].revents) {
       char buffer[65536];
       const ssize_t got = read(stdout_fd_, buffer, sizeof buffer);
-      if (got == 0) exited("before replying");
+      if (got == 0) exited(Stream::kStdout);
       if (got > 0) stdout_buffer_.append(buffer, static_cast<std::size_t>(got));
     }
-    if (fds[2].revents & (POLLERR | POLLHUP)) exited("before reading the request");
+    if (fds[2].revents & (POLLERR | POLLHUP)) exited(Stream::kStdin);
     return true;
   }
 
@@ -290,9 +280,13 @@ class CommandReward::Process {
     }
   }
 
-  // The process closed its stdout or stdin: waits briefly for it to exit,
-  // and says how it ended.
-  [[noreturn]] void exited(std::string_view when) {
+  enum class Stream { kStdin, kStdout };
+
+  // The process closed `stream` (it no longer reads requests, or writes
+  // replies): waits briefly for it to exit, and says how it ended.
+  [[noreturn]] void exited(Stream stream) {
+    const std::string_view when =
+        stream == Stream::kStdin ? "before reading the request" : "before replying";
     const auto deadline = Clock::now() + kExitGrace;
     std::error_code ec;
     bool running = true;
@@ -308,7 +302,7 @@ class CommandReward::Process {
     std::string how;
     const int status = child_.native_exit_code();
     if (running) {
-      how = "closed its stdout";
+      how = stream == Stream::kStdin ? "closed its stdin" : "closed its stdout";
     } else if (WIFSIGNALED(status)) {
       how = fmt::format("was killed by {}", signal_text(WTERMSIG(status)));
     } else {

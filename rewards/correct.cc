@@ -18,9 +18,10 @@ class CorrectReward final : public Reward {
 }  // namespace
 
 RewardDefinition correct_reward() {
-  return {.name = "correct",
-          .description = "the task's verifier: 1 when the final answer is right, else 0",
-          .make = [](const RewardParams&) -> std::unique_ptr<Reward> {
+  return {"correct",
+          "the task's verifier: 1 when the final answer is right, else 0",
+          {},
+          [](const RewardParams&) -> std::unique_ptr<Reward> {
             return std::make_unique<CorrectReward>();
           }};
 }

@@ -107,11 +107,11 @@ class FormatReward final : public Reward {
 }  // namespace
 
 RewardDefinition format_reward() {
-  return {.name = "format",
-          .description =
-              "1 when thinking and tool spans are closed, there is exactly one final answer and "
-              "nothing after it but <|end|>, else 0",
-          .make = [](const RewardParams&) -> std::unique_ptr<Reward> {
+  return {"format",
+          "1 when thinking and tool spans are closed, there is exactly one final answer and "
+          "nothing after it but <|end|>, else 0",
+          {},
+          [](const RewardParams&) -> std::unique_ptr<Reward> {
             return std::make_unique<FormatReward>();
           }};
 }

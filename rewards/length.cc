@@ -37,22 +37,12 @@ class LengthReward final : public Reward {
 }  // namespace
 
 RewardDefinition length_reward() {
-  return {.name = "length",
-          .description =
-              "minus the number of counted tokens beyond `free`; weight is the cost "
-              "per token",
-          .params = {{.name = "count",
-                      .type = ParamSpec::Type::kChoice,
-                      .default_value = "sampled",
-                      .choices = {"sampled", "all", "thinking"},
-                      .description = "which tokens count: sampled by the policy, all, or inside "
-                                     "thinking"},
-                     {.name = "free",
-                      .type = ParamSpec::Type::kInteger,
-                      .default_value = 0.0,
-                      .min = 0,
-                      .description = "how many tokens are free of cost"}},
-          .make = [](const RewardParams& params) -> std::unique_ptr<Reward> {
+  return {"length",
+          "minus the number of counted tokens beyond `free`; weight is the cost per token",
+          {choice_param("count", "sampled", {"sampled", "all", "thinking"},
+                        "which tokens count: sampled by the policy, all, or inside thinking"),
+           integer_param("free", 0, 0, std::nullopt, "how many tokens are free of cost")},
+          [](const RewardParams& params) -> std::unique_ptr<Reward> {
             return std::make_unique<LengthReward>(params.choice("count"), params.integer("free"));
           }};
 }

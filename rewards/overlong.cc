@@ -36,20 +36,14 @@ class OverlongReward final : public Reward {
 
 RewardDefinition overlong_reward() {
   return {
-      .name = "overlong",
-      .description =
-          "DAPO's soft overlong penalty: 0 up to max_len - buffer tokens, then "
-          "falling linearly to -1 at max_len, -1 beyond",
-      .params = {{.name = "max_len",
-                  .type = ParamSpec::Type::kInteger,
-                  .min = 1,
-                  .description = "the length in tokens that scores -1 (usually "
-                                 "max_new_tokens)"},
-                 {.name = "buffer",
-                  .type = ParamSpec::Type::kInteger,
-                  .min = 1,
-                  .description = "how many tokens before max_len the penalty starts"}},
-      .make = [](const RewardParams& params) -> std::unique_ptr<Reward> {
+      "overlong",
+      "DAPO's soft overlong penalty: 0 up to max_len - buffer tokens, then falling "
+      "linearly to -1 at max_len, -1 beyond",
+      {integer_param("max_len", std::nullopt, 1, std::nullopt,
+                     "the length in tokens that scores -1 (usually max_new_tokens)"),
+       integer_param("buffer", std::nullopt, 1, std::nullopt,
+                     "how many tokens before max_len the penalty starts")},
+      [](const RewardParams& params) -> std::unique_ptr<Reward> {
         const int64_t max_len = params.integer("max_len"), buffer = params.integer("buffer");
         if (buffer > max_len) {
           throw Error(fmt::format("`buffer` ({}) must not exceed `max_len` ({})", buffer, max_len));

@@ -25,6 +25,13 @@ std::string shown(std::string_view text, std::size_t max_bytes) {
   return cut < text.size() ? literal + "..." : literal;
 }
 
+bool is_plain_name(std::string_view name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
+  });
+}
+
 RewardInput::RewardInput(const Task& task, std::string_view prompt, const Rollout& rollout)
     : task(task),
       prompt(prompt),
@@ -55,6 +62,42 @@ const std::string& RewardParams::choice(std::string_view name) const {
   return *s;
 }
 
+ParamSpec number_param(std::string name, std::optional<double> default_value,
+                       std::optional<double> min, std::optional<double> max,
+                       std::string description) {
+  ParamSpec spec;
+  spec.name = std::move(name);
+  spec.type = ParamSpec::Type::kNumber;
+  if (default_value) spec.default_value = *default_value;
+  spec.min = min;
+  spec.max = max;
+  spec.description = std::move(description);
+  return spec;
+}
+
+ParamSpec integer_param(std::string name, std::optional<int64_t> default_value,
+                        std::optional<int64_t> min, std::optional<int64_t> max,
+                        std::string description) {
+  auto to_double = [](std::optional<int64_t> x) -> std::optional<double> {
+    return x ? std::optional<double>(static_cast<double>(*x)) : std::nullopt;
+  };
+  ParamSpec spec = number_param(std::move(name), to_double(default_value), to_double(min),
+                                to_double(max), std::move(description));
+  spec.type = ParamSpec::Type::kInteger;
+  return spec;
+}
+
+ParamSpec choice_param(std::string name, std::string default_value,
+                       std::vector<std::string> choices, std::string description) {
+  ParamSpec spec;
+  spec.name = std::move(name);
+  spec.type = ParamSpec::Type::kChoice;
+  spec.default_value = std::move(default_value);
+  spec.choices = std::move(choices);
+  spec.description = std::move(description);
+  return spec;
+}
+
 namespace {
 
 // What bounds allow, for messages: " >= 1", " in [0, 1]", "" when unbounded.
@@ -63,12 +106,6 @@ std::string bounds_phrase(const ParamSpec& spec) {
   if (spec.min) return fmt::format(" >= {}", *spec.min);
   if (spec.max) return fmt::format(" <= {}", *spec.max);
   return "";
-}
-
-bool valid_name(std::string_view name) {
-  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-  });
 }
 
 }  // namespace
@@ -117,17 +154,17 @@ const RewardRegistry& RewardRegistry::builtin() {
 }
 
 void RewardRegistry::add(RewardDefinition definition) {
-  if (!valid_name(definition.name)) {
+  if (!is_plain_name(definition.name)) {
     throw Error(
-        fmt::format("reward name {} is not letters, digits and '_'", shown(definition.name)));
+        fmt::format("reward name {} is not letters, digits, '_' and '-'", shown(definition.name)));
   }
   if (definitions_.contains(definition.name)) {
     throw Error(fmt::format("reward `{}` is already registered", definition.name));
   }
   std::set<std::string_view> seen(kRewardEntryKeys.begin(), kRewardEntryKeys.end());
   for (const ParamSpec& param : definition.params) {
-    if (!valid_name(param.name)) {
-      throw Error(fmt::format("reward `{}`: parameter name {} is not letters, digits and '_'",
+    if (!is_plain_name(param.name)) {
+      throw Error(fmt::format("reward `{}`: parameter name {} is not letters, digits, '_' and '-'",
                               definition.name, shown(param.name)));
     }
     if (!seen.insert(param.name).second) {

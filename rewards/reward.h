@@ -85,6 +85,18 @@ struct ParamSpec {
   std::string description;                  // one line, lower case, no trailing period
 };
 
+// Builders, so that a parameter reads: name, default, constraints,
+// description. std::nullopt as the default makes the parameter required; as
+// a bound, leaves that side open.
+ParamSpec number_param(std::string name, std::optional<double> default_value,
+                       std::optional<double> min, std::optional<double> max,
+                       std::string description);
+ParamSpec integer_param(std::string name, std::optional<int64_t> default_value,
+                        std::optional<int64_t> min, std::optional<int64_t> max,
+                        std::string description);
+ParamSpec choice_param(std::string name, std::string default_value,
+                       std::vector<std::string> choices, std::string description);
+
 // The resolved parameters of one reward: every parameter its definition
 // declares, each of the declared type and within bounds (defaults filled in).
 // Getters on a name the definition does not declare, or of the wrong type,
@@ -111,7 +123,7 @@ class RewardParams {
 using RewardFactory = std::function<std::unique_ptr<Reward>(const RewardParams&)>;
 
 struct RewardDefinition {
-  std::string name;         // as config names it: letters, digits, '_'
+  std::string name;         // as config names it: letters, digits, '_', '-'
   std::string description;  // one line, lower case, no trailing period
   std::vector<ParamSpec> params;
   RewardFactory make;
@@ -123,8 +135,8 @@ class RewardRegistry {
   // correct, format, length, overlong, tool_error (builtin_rewards.def).
   static const RewardRegistry& builtin();
 
-  // Throws ponder::Error when the name is taken or not letters, digits and
-  // '_', or when a parameter's default breaks its own constraints.
+  // Throws ponder::Error when the name is taken or not letters, digits, '_'
+  // and '-', or when a parameter's default breaks its own constraints.
   void add(RewardDefinition definition);
 
   // The definition called `name`, or null.

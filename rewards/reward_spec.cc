@@ -41,16 +41,9 @@ std::string describe_node(const toml::node& node) {
   return "a date or time";
 }
 
-bool plain_name(std::string_view name) {
-  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-           c == '-';
-  });
-}
-
 // A key from the file, shown in a message: TOML allows any text in a quoted key.
 std::string shown_key(std::string_view key) {
-  return plain_name(key) ? std::string(key) : shown(key, 60);
+  return is_plain_name(key) ? std::string(key) : shown(key, 60);
 }
 
 // One [[rl.rewards]] entry being read; turns problems into messages that
@@ -236,7 +229,7 @@ RewardSpec parse_entry(const EntryReader& entry, const RewardRegistry& registry)
   const RewardDefinition* definition = nullptr;
   if (spec.kind == RewardSpec::Kind::kBuiltin) {
     definition = &find_definition(entry, registry, spec.name, name_node);
-  } else if (!plain_name(spec.name)) {
+  } else if (!is_plain_name(spec.name)) {
     // It names the scores in the database and in metrics.
     entry.fail("name", name_node,
                fmt::format("expected letters, digits, '_' and '-', got {}", shown(spec.name, 60)));

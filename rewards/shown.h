@@ -1,4 +1,5 @@
-// Text from a config file or a reward process, shown in an error message.
+// Names and text from a config file or a reward process, as messages show
+// them.
 #pragma once
 
 #include <cstddef>
@@ -12,5 +13,10 @@ namespace ponder {
 // cut on a character boundary after `max_bytes` bytes, with "..." after the
 // closing quote.
 std::string shown(std::string_view text, std::size_t max_bytes = 200);
+
+// Whether `name` is a plain name: non-empty, letters, digits, '_' and '-'.
+// Reward, parameter and part names are plain: they become keys in the
+// database, in metrics and in messages.
+bool is_plain_name(std::string_view name);
 
 }  // namespace ponder

@@ -23,14 +23,13 @@ class ToolErrorReward final : public Reward {
 }  // namespace
 
 RewardDefinition tool_error_reward() {
-  return {
-      .name = "tool_error",
-      .description =
+  return {"tool_error",
           "minus the number of failed tool calls (error, timeout, limit); weight is the penalty "
           "per call",
-      .make = [](const RewardParams&) -> std::unique_ptr<Reward> {
-        return std::make_unique<ToolErrorReward>();
-      }};
+          {},
+          [](const RewardParams&) -> std::unique_ptr<Reward> {
+            return std::make_unique<ToolErrorReward>();
+          }};
 }
 
 }  // namespace ponder

@@ -25,15 +25,10 @@ class BrevityReward final : public Reward {
 }  // namespace
 
 RewardDefinition brevity_reward() {
-  const ParamSpec target = {.name = "target",
-                            .type = ParamSpec::Type::kInteger,
-                            .default_value = 200.0,
-                            .min = 1,
-                            .description = "thinking tokens that cost nothing"};
-  return {.name = "brevity",
-          .description = "1 when thinking fits in `target` tokens, falling towards 0 beyond",
-          .params = {target},
-          .make = [](const RewardParams& params) -> std::unique_ptr<Reward> {
+  return {"brevity",
+          "1 when thinking fits in `target` tokens, falling towards 0 beyond",
+          {integer_param("target", 200, 1, std::nullopt, "thinking tokens that cost nothing")},
+          [](const RewardParams& params) -> std::unique_ptr<Reward> {
             return std::make_unique<BrevityReward>(params.integer("target"));
           }};
 }

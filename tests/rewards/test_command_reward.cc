@@ -209,6 +209,7 @@ TEST_F(CommandRewardTest, GarbageIsAnErrorThatShowsTheLine) {
       {"{\"reward\": true}\n", "\"reward\" is not a finite number or null"},
       {"{\"reward\": NaN}\n", "not JSON"},
       {"{\"reward\": 1e999}\n", "bad reply"},
+      {std::string(100000, '[') + std::string(100000, ']') + "\n", "bad reply \"[[[["},
       {"{\"rewards\": 1}\n", "\"rewards\" is not an object with at least one part"},
       {"{\"rewards\": {}}\n", "\"rewards\" is not an object with at least one part"},
       {"{\"rewards\": {\"a b\": 1}}\n", "part name \"a b\" is not 1 to 64 letters"},

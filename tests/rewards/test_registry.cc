@@ -79,19 +79,20 @@ TEST(RewardRegistry, RefusesBadDefinitions) {
     }
   };
   refuses(fixed("correct", 1.0), "reward `correct` is already registered");
-  refuses(fixed("", 1.0), "reward name \"\" is not letters, digits and '_'");
+  refuses(fixed("", 1.0), "reward name \"\" is not letters, digits, '_' and '-'");
   refuses(fixed("my reward", 1.0), "reward name \"my reward\" is not letters");
   RewardDefinition bad_default = fixed("bad_default", 1.0);
-  bad_default.params = {{"n", ParamSpec::Type::kInteger, 0.5, 0, std::nullopt, {}, "n"}};
+  bad_default.params = {number_param("n", 0.5, 0, std::nullopt, "n")};
+  bad_default.params[0].type = ParamSpec::Type::kInteger;
   refuses(bad_default,
           "reward `bad_default`: the default of `n` is wrong: expected an integer "
           ">= 0, got 0.5");
   RewardDefinition reserved = fixed("reserved", 1.0);
-  reserved.params = {{"weight", ParamSpec::Type::kNumber, 1.0, {}, {}, {}, "w"}};
+  reserved.params = {number_param("weight", 1.0, std::nullopt, std::nullopt, "w")};
   refuses(reserved, "parameter `weight` is declared twice or is an entry key");
   RewardDefinition twice = fixed("twice", 1.0);
-  twice.params = {{"n", ParamSpec::Type::kNumber, 1.0, {}, {}, {}, "n"},
-                  {"n", ParamSpec::Type::kNumber, 2.0, {}, {}, {}, "n"}};
+  twice.params = {integer_param("n", 1, std::nullopt, std::nullopt, "n"),
+                  choice_param("n", "a", {"a"}, "n")};
   refuses(twice, "parameter `n` is declared twice");
 }
 
