@@ -423,14 +423,15 @@ std::vector<std::string> Config::get_strings(std::string_view key) const {
   return std::get<std::vector<std::string>>(value(key, ValueType::kStringList));
 }
 
-std::string Config::to_toml() const { return to_toml({}); }
+std::string Config::to_toml() const {
+  return to_toml({});
+}
 
 std::string Config::to_toml(const std::vector<std::string>& keys) const {
   auto wanted = [&](const KeySpec& key) {
     if (keys.empty()) return true;
-    return std::any_of(keys.begin(), keys.end(), [&](const std::string& k) {
-      return key.name == k || key.section() == k;
-    });
+    return std::any_of(keys.begin(), keys.end(),
+                       [&](const std::string& k) { return key.name == k || key.section() == k; });
   };
   std::string out;
   for (const SectionSpec& section : schema_->sections) {

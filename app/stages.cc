@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 
 #include <fmt/format.h>
 
@@ -19,52 +21,84 @@
 namespace ponder {
 namespace {
 
+std::string read_text_file(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-void run_tokenizer_stage(const Config& config, const std::filesystem::path& folder) {
-  if (std::filesystem::exists(folder / "tokenizer" / "tokenizer.json")) {
-    fmt::print("tokenizer: {} exists; kept (delete it to retrain)\n",
-               (folder / "tokenizer").string());
-    return;
+// The settings a kept output was made with live beside it, in inputs.toml. A
+// re-run keeps the output only when they still hold; otherwise it refuses,
+// naming the first setting that differs, rather than train on stale files.
+constexpr const char* kInputsFile = "inputs.toml";
+
+// True when `output` exists and was made with `keys` as `config` has them.
+bool keep_output(const Config& config, const std::vector<std::string>& keys,
+                 const std::filesystem::path& output, const char* stage) {
+  if (!std::filesystem::exists(output)) return false;
+  const std::string recorded = read_text_file(output / kInputsFile);
+  const std::string now = config.to_toml(keys);
+  if (recorded != now) {
+    std::istringstream a(recorded), b(now);
+    std::string line_a, line_b, section;
+    while (std::getline(a, line_a) && std::getline(b, line_b)) {
+      if (line_a.starts_with("[")) section = line_a.substr(1, line_a.size() - 2);
+      if (line_a != line_b) break;
+    }
+    throw Error(
+        fmt::format("{}: `{}` was made with other settings ({}: `{}` there, `{}` now); "
+                    "delete it or choose another run.name",
+                    stage, output.string(), section, line_a, line_b));
   }
+  fmt::print("{}: {} was made with these settings; kept\n", stage, output.string());
+  return true;
+}
+
+void run_tokenizer_stage(const Config& config, const std::filesystem::path& folder) {
+  const std::vector<std::string> keys = {"tokenizer"};
+  if (keep_output(config, keys, folder / "tokenizer", "tokenizer")) return;
   const Tokenizer tokenizer = train_tokenizer(tokenizer_options(config));
-  tokenizer.save(folder / "tokenizer");
+  std::filesystem::remove_all(folder / "tokenizer.tmp");
+  write_file_atomically(folder / "tokenizer.tmp" / kInputsFile, config.to_toml(keys));
+  tokenizer.save(folder / "tokenizer.tmp");
+  std::filesystem::rename(folder / "tokenizer.tmp", folder / "tokenizer");
   fmt::print("tokenizer: wrote {}\n", (folder / "tokenizer" / "tokenizer.json").string());
   fmt::print("tokenizer: sample\n{}\n",
              describe_encoding(tokenizer, config.get_string("tokenizer.sample")));
 }
 
+// Token shards are written to a temp folder and renamed, so a half-written set
+// is never kept.
 void run_corpus_stage(const Config& config, const std::filesystem::path& folder) {
+  const std::vector<std::string> keys = {"tokenizer", "data", "corpus", "tasks", "run.seed"};
   const auto out = folder / "shards";
-  if (std::filesystem::exists(out / "train_00000.bin")) {
-    fmt::print("corpus: {} exists; kept (delete it to rebuild)\n", out.string());
-    return;
-  }
+  if (keep_output(config, keys, out, "corpus")) return;
   const Tokenizer tokenizer = Tokenizer::load(folder / "tokenizer");
-  // Built in a temp folder and renamed, so a half-written corpus is never "kept".
   const auto temp = folder / "shards.tmp";
   std::filesystem::remove_all(temp);
   build_corpus(config, tokenizer, temp);
+  write_file_atomically(temp / kInputsFile, config.to_toml(keys));
   std::filesystem::rename(temp, out);
 }
 
 void run_shards_stage(const Config& config, const std::filesystem::path& folder) {
+  const std::vector<std::string> keys = {"tokenizer", "data"};
   const auto out = folder / "shards";
-  if (std::filesystem::exists(out / "train_00000.bin")) {
-    fmt::print("shards: {} exists; kept (delete it to re-tokenize)\n", out.string());
-    return;
-  }
+  if (keep_output(config, keys, out, "shards")) return;
   const Tokenizer tokenizer = Tokenizer::load(folder / "tokenizer");
   std::vector<std::filesystem::path> inputs;
   for (const auto& input : config.get_strings("data.inputs")) inputs.emplace_back(input);
-  // Shards are written to a temp folder and renamed, so a half-written set is never "kept".
   const auto temp = folder / "shards.tmp";
   std::filesystem::remove_all(temp);
   const ShardingSummary summary = write_token_shards(
       tokenizer, inputs, {}, temp, static_cast<uint64_t>(config.get_int("data.tokens_per_shard")),
       static_cast<int>(config.get_int("data.val_every")));
+  write_file_atomically(temp / kInputsFile, config.to_toml(keys));
   std::filesystem::rename(temp, out);
   fmt::print("shards: {} documents, {:.2f} MB of text -> {} training + {} held-out tokens in {}\n",
              summary.documents, summary.bytes / 1e6, summary.tokens, summary.val_tokens,

@@ -135,6 +135,24 @@ TEST_F(Pretrain, CorruptShardsAreClearErrors) {
   }
 }
 
+TEST_F(Pretrain, KeptOutputsMustMatchTheirSettings) {
+  prepare();
+  prepare();  // same settings: tokenizer and shards are kept
+  try {
+    run_stages(config({"run.stages=[\"tokenizer\"]", "tokenizer.vocab_size=500"}));
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("was made with other settings (tokenizer: `vocab_size = 400` "
+                                    "there, `vocab_size = 500` now)"));
+  }
+  try {
+    run_stages(config({"run.stages=[\"tokenizer\", \"shards\"]", "data.val_every=7"}));
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("`val_every = 20` there, `val_every = 7` now"));
+  }
+}
+
 TEST_F(Pretrain, MissingInputsSayWhichStageToRun) {
   try {
     run_pretrain(config(), folder());
