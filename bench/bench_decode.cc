@@ -29,29 +29,17 @@
 
 #include <fmt/format.h>
 
+#include "bench/bench_util.h"
 #include "policy/cpu/blas.h"
 #include "policy/cpu/cpu_backend.h"
 #include "policy/model.h"
 
+using ponder::bench::seconds_since;
+using ponder::bench::sgemm_gflops;
+
 namespace {
 
 constexpr int kPrompt = 32;
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-double sgemm_gflops(int size) {
-  std::vector<float> a(static_cast<size_t>(size) * size, 0.5f), b(a.size(), 0.25f), c(a.size());
-  double best = 1e30;
-  for (int rep = 0; rep < 4; ++rep) {
-    const auto t0 = std::chrono::steady_clock::now();
-    ponder::blas().gemm(false, false, size, size, size, 1.0f, a.data(), size, b.data(), size, 0.0f,
-                        c.data(), size);
-    best = std::min(best, seconds_since(t0));
-  }
-  return 2.0 * size * size * size / best / 1e9;
-}
 
 // GB/s of reading a 512 MiB array with all math threads (best of 3). Sums
 // 64-bit words into four accumulators, so the adds never limit the reads.

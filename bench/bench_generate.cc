@@ -13,27 +13,12 @@
 
 #include <fmt/format.h>
 
+#include "bench/bench_util.h"
 #include "policy/cpu/blas.h"
 #include "policy/cpu/cpu_backend.h"
 #include "rollout/engine.h"
 
-namespace {
-
-double sgemm_gflops() {
-  const int size = 2048;
-  std::vector<float> a(static_cast<size_t>(size) * size, 0.5f), b(a.size(), 0.25f), c(a.size());
-  double best = 1e30;
-  for (int rep = 0; rep < 4; ++rep) {
-    const auto t0 = std::chrono::steady_clock::now();
-    ponder::blas().gemm(false, false, size, size, size, 1.0f, a.data(), size, b.data(), size, 0.0f,
-                        c.data(), size);
-    best = std::min(best,
-                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
-  return 2.0 * size * size * size / best / 1e9;
-}
-
-}  // namespace
+using ponder::bench::sgemm_gflops;
 
 int main(int argc, char** argv) {
   ponder::use_passive_openmp_wait(argv);

@@ -23,6 +23,7 @@
 
 #include "policy/error.h"
 #include "rewards/shown.h"
+#include "tools/sigpipe_block.h"
 
 namespace ponder {
 namespace {
@@ -46,27 +47,6 @@ constexpr std::string_view kReplyShape =
 // user's message.
 struct Failure {
   std::string problem;
-};
-
-// Writing to a process that just died must not kill the trainer with
-// SIGPIPE: the signal is blocked in this thread for the write, and one it
-// raised is taken off the queue before unblocking.
-class SigpipeBlock {
- public:
-  SigpipeBlock() {
-    sigemptyset(&pipe_);
-    sigaddset(&pipe_, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
-  }
-  ~SigpipeBlock() {
-    const struct timespec zero = {0, 0};
-    while (sigtimedwait(&pipe_, nullptr, &zero) > 0) {
-    }
-    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
-  }
-
- private:
-  sigset_t pipe_, old_;
 };
 
 // A pipe whose ends other processes started meanwhile (tool workers, another

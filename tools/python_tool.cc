@@ -13,6 +13,7 @@
 
 #include "policy/error.h"
 #include "tools/python_worker_script.h"
+#include "tools/sigpipe_block.h"
 
 namespace ponder {
 namespace {
@@ -47,27 +48,6 @@ constexpr uint32_t kMaxNoteBytes = 4096;
 constexpr std::string_view kBootstrap =
     "import sys; exec(compile(sys.stdin.buffer.read(int(sys.argv.pop(1))), '<ponder-worker>', "
     "'exec'))";
-
-// Writing to a worker that just died must not kill the trainer with SIGPIPE:
-// the signal is blocked in this thread for the write, and one it raised is
-// taken off the queue before unblocking.
-class SigpipeBlock {
- public:
-  SigpipeBlock() {
-    sigemptyset(&pipe_);
-    sigaddset(&pipe_, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
-  }
-  ~SigpipeBlock() {
-    const struct timespec zero = {0, 0};
-    while (sigtimedwait(&pipe_, nullptr, &zero) > 0) {
-    }
-    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
-  }
-
- private:
-  sigset_t pipe_, old_;
-};
 
 // Waits until `fd` is ready for `events` or the deadline passes.
 bool wait_ready(int fd, short events, Clock::time_point deadline) {
