@@ -41,6 +41,12 @@ constexpr const char* kInputsFile = "inputs.toml";
 bool keep_output(const Config& config, const std::vector<std::string>& keys,
                  const std::filesystem::path& output, const char* stage) {
   if (!std::filesystem::exists(output)) return false;
+  if (!std::filesystem::exists(output / kInputsFile)) {
+    throw Error(
+        fmt::format("{}: `{}` has no record of the settings it was made with ({}); "
+                    "delete it to rebuild it",
+                    stage, output.string(), kInputsFile));
+  }
   const std::string recorded = read_text_file(output / kInputsFile);
   const std::string now = config.to_toml(keys);
   if (recorded != now) {

@@ -151,6 +151,13 @@ TEST_F(Pretrain, KeptOutputsMustMatchTheirSettings) {
   } catch (const Error& e) {
     EXPECT_THAT(e.what(), HasSubstr("`val_every = 20` there, `val_every = 7` now"));
   }
+  std::filesystem::remove(folder() / "tokenizer/inputs.toml");
+  try {
+    run_stages(config({"run.stages=[\"tokenizer\"]"}));
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("has no record of the settings it was made with"));
+  }
 }
 
 TEST_F(Pretrain, MissingInputsSayWhichStageToRun) {

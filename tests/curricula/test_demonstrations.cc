@@ -96,7 +96,9 @@ TEST(Demonstrations, EveryFamilyRendersWithItsAnswerLast) {
       EXPECT_EQ(chat[1].parts.back().text, task.answer) << task.id;
       const RenderedChat rendered = render_chat(tokenizer, chat);
       EXPECT_EQ(rendered.ids.size(), rendered.mask.size());
-      if (family == Family::kLookup) EXPECT_FALSE(tools.calls.empty()) << task.id;
+      if (family == Family::kLookup) {
+        EXPECT_FALSE(tools.calls.empty()) << task.id;
+      }
     }
   }
 }

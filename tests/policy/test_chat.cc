@@ -27,7 +27,9 @@ std::vector<TokenId> bytes(const std::string& s) {
 
 template <typename First, typename... Rest>
 First cat(const First& first, const Rest&... rest) {
-  First out = first;
+  First out;
+  out.reserve((first.size() + ... + rest.size()));
+  out.insert(out.end(), first.begin(), first.end());
   (out.insert(out.end(), rest.begin(), rest.end()), ...);
   return out;
 }

@@ -116,7 +116,9 @@ TEST(Engine, RunsAToolCallAndForcesItsResultIntoTheRow) {
   for (size_t i = 0; i < r.ids.size(); ++i) {
     const bool forced = i >= forced_at && i < forced_at + 3;
     EXPECT_EQ(r.mask[i], forced ? 0 : 1) << i;
-    if (forced) EXPECT_EQ(r.logprobs[i], 0.0f);
+    if (forced) {
+      EXPECT_EQ(r.logprobs[i], 0.0f);
+    }
   }
   EXPECT_EQ(r.thinking, "hi");
   EXPECT_EQ(r.thinking_tokens, 2);
