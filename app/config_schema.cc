@@ -160,6 +160,8 @@ const ConfigSchema& config_schema() {
               float_key("corpus.arith", 1, 0, 1e6, "weight of arithmetic facts and examples"),
               float_key("corpus.spelling", 1, 0, 1e6,
                         "weight of train-split words spelled one letter per line"),
+              float_key("corpus.repeat", 0.5, 0, 1e6,
+                        "weight of word lists written twice, to learn copying from context"),
               float_key("corpus.number_words", 0.5, 0, 1e6,
                         "weight of numbers written out in English words"),
               float_key("corpus.gsm8k", 2, 0, 1e6, "weight of GSM8K train questions and solutions"),

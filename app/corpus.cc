@@ -47,6 +47,16 @@ std::string spelling_document(const std::vector<std::string>& words, Rng& rng) {
   return text;
 }
 
+// A few words, then the same words again: copying from context (what a count
+// demonstration does with the prompt's word) is learned from repeats.
+std::string repeat_document(const std::vector<std::string>& words, Rng& rng) {
+  std::vector<std::string> picked(2 + rng.below(5));
+  for (auto& w : picked) w = words[rng.below(words.size())];
+  const std::string list = fmt::format("{}", fmt::join(picked, " "));
+  return rng.below(2) ? fmt::format("{}\n{}", list, list)
+                      : fmt::format("Say \"{}\" again: {}", list, list);
+}
+
 // Cycles through fixed documents; the share decides how often.
 SourceFn cycle(std::vector<std::string> documents) {
   auto docs = std::make_shared<std::vector<std::string>>(std::move(documents));
@@ -112,6 +122,7 @@ std::vector<CorpusSourceSummary> build_corpus(const Config& config, const Tokeni
   const std::vector<Source> sources = {
       {"arith", arith_document},
       {"spelling", [&words](Rng& rng) { return spelling_document(words, rng); }},
+      {"repeat", [&words](Rng& rng) { return repeat_document(words, rng); }},
       {"number_words",
        [](Rng& rng) {
          const auto n = static_cast<int64_t>(rng.below(rng.below(2) ? 1000 : 10'000'000));

@@ -5,6 +5,7 @@
 //   arith         arithmetic facts and worked examples ("37 * 12 = 444")
 //   spelling      train-split words spelled one letter per line, as the count
 //                 demonstrations spell them
+//   repeat        a few words, then the same words again (copying from context)
 //   number_words  numbers and their English words ("42 is forty-two")
 //   gsm8k         GSM8K train questions and solutions
 //   lookup        the train-split documents of the lookup world (eval-split

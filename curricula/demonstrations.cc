@@ -57,10 +57,13 @@ ChatTurn count_demo(const Task& task, Demo& demo, const DemoOptions& options) {
   if (kind == "letter" || kind == "length") {
     const std::string word = field(task, "word").get<std::string>();
     const char letter = kind == "letter" ? field(task, "letter").get<std::string>().at(0) : 0;
-    // First restate what is counted (copying from the prompt is easy), in the
-    // words of the corpus's spelling documents (app/corpus.cc), then spell.
-    lines = kind == "letter" ? fmt::format("The {}'s in {}:\n", letter, word)
-                             : fmt::format("{} is spelled:\n", word);
+    // First restate what is counted, written as the prompt writes it (quoted
+    // or not), so the restated word is the prompt's own tokens — copying, not
+    // respelling — then spell it.
+    const bool quoted = task.prompt.find("\"" + word + "\"") != std::string::npos;
+    const std::string shown = quoted ? "\"" + word + "\"" : word;
+    lines = kind == "letter" ? fmt::format("The {}'s in {}:\n", letter, shown)
+                             : fmt::format("{} is spelled:\n", shown);
     int count = 0;
     for (char c : word) {
       count += kind == "length" || c == letter;
