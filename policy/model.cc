@@ -8,6 +8,24 @@
 #include "policy/error.h"
 
 namespace ponder {
+namespace {
+
+// Hands out consecutive views of one flat allocation: take(n) is the next n values.
+template <typename T>
+class ViewCarver {
+ public:
+  explicit ViewCarver(T* base) : next_(base) {}
+  T* operator()(size_t count) {
+    T* view = next_;
+    next_ += count;
+    return view;
+  }
+
+ private:
+  T* next_;
+};
+
+}  // namespace
 
 // Per-tensor views into a flat parameter (or gradient) array.
 template <typename T>
@@ -162,12 +180,7 @@ void Model<T>::ensure_activations(int batch, int seq) {
   a.inputs = backend_.alloc_ids(3 * n);
   a.targets = a.inputs + n;
   a.positions = a.inputs + 2 * n;
-  T* p = a.block;
-  auto take = [&](size_t count) {
-    T* view = p;
-    p += count;
-    return view;
-  };
+  ViewCarver<T> take(a.block);
   a.layers.resize(config_.num_hidden_layers);
   for (auto& l : a.layers) {
     l.residual_in = take(n * c);
@@ -365,12 +378,7 @@ void Model<T>::decode(KvCache<T>& cache, std::span<const int> rows, std::span<co
     d.tokens = be.alloc_ids(3 * cap);
     d.rows = d.tokens + cap;
     d.positions = d.tokens + 2 * cap;
-    T* p = d.block;
-    auto take = [&](size_t count) {
-      T* view = p;
-      p += count;
-      return view;
-    };
+    ViewCarver<T> take(d.block);
     d.x = take(cap * c);
     d.xn = take(cap * c);
     d.rstd = take(cap);
