@@ -22,6 +22,8 @@
 #include <variant>
 #include <vector>
 
+#include "policy/closest_match.h"
+
 namespace ponder {
 
 enum class ValueType {
@@ -98,10 +100,6 @@ struct ConfigSchema {
 
 // ponder's schema: the table every run config is checked against.
 const ConfigSchema& config_schema();
-
-// The candidate closest to `name` by edit distance, or "" when none is close
-// enough to be a plausible typo. Used for "did you mean" hints.
-std::string closest_match(std::string_view name, const std::vector<std::string>& candidates);
 
 // `value` in TOML syntax, e.g. 4096, 0.5, "text" (escaped), ["a", "b"].
 // Floats always carry a '.' or an exponent, so they re-read as floats.

@@ -59,7 +59,8 @@ ShardingSummary write_token_shards(const Tokenizer& tokenizer,
 std::filesystem::path run_folder(const Config& config);
 
 // `ponder train`: every stage of `run.stages`, in order. A stage whose output
-// exists (tokenizer, shards, corpus) keeps it; training stages resume from
+// exists (tokenizer, shards, corpus) keeps it when it was made with the same
+// settings (else ponder::Error names the one that changed); training stages resume from
 // their latest checkpoint. With `last` (e.g. "sft"), the stages up to and
 // including it, the last one stopping at `stop_at_step` (> 0) if given;
 // ponder::Error when run.stages lacks it.

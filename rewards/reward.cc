@@ -117,7 +117,7 @@ std::string param_problem(const ParamSpec& spec, const ParamValue& value) {
     if (std::find(spec.choices.begin(), spec.choices.end(), *s) != spec.choices.end()) return "";
     std::string problem =
         fmt::format("expected one of: {}, got {}", fmt::join(spec.choices, ", "), shown(*s));
-    const std::string suggestion = closest_name(*s, spec.choices);
+    const std::string suggestion = closest_match(*s, spec.choices);
     if (!suggestion.empty()) problem += fmt::format("; did you mean {}?", shown(suggestion));
     return problem;
   }

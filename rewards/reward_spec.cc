@@ -13,24 +13,6 @@
 namespace ponder {
 namespace {
 
-// Optimal string alignment distance: a swap of two neighbours is one edit,
-// since transposed letters are a common typo.
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
-  for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
-  for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
-        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
-      }
-    }
-  }
-  return d[a.size()][b.size()];
-}
-
 std::string describe_node(const toml::node& node) {
   if (auto s = node.value_exact<std::string>()) return "a string (" + shown(*s, 60) + ")";
   if (auto i = node.value_exact<int64_t>()) return fmt::format("an integer ({})", *i);
@@ -102,7 +84,7 @@ RewardSpec::Kind parse_kind(const EntryReader& entry) {
   const std::string kind = entry.string("kind", *node);
   if (kind == "builtin") return RewardSpec::Kind::kBuiltin;
   if (kind == "command") return RewardSpec::Kind::kCommand;
-  const std::string suggestion = closest_name(kind, {"builtin", "command"});
+  const std::string suggestion = closest_match(kind, {"builtin", "command"});
   entry.fail(
       "kind", *node,
       fmt::format("expected \"builtin\" or \"command\", got {}{}", shown(kind, 60),
@@ -124,7 +106,7 @@ void check_keys(const EntryReader& entry, const RewardDefinition* definition) {
     if (definition && (k == "command" || k == "timeout_s")) {
       entry.fail(k, value, "only a command reward (kind = \"command\") takes this key");
     }
-    const std::string suggestion = closest_name(k, known);
+    const std::string suggestion = closest_match(k, known);
     const std::string hint =
         suggestion.empty() ? "" : fmt::format("; did you mean `{}`?", suggestion);
     if (!definition) {
@@ -210,7 +192,7 @@ void parse_params(const EntryReader& entry, const RewardDefinition& definition, 
 const RewardDefinition& find_definition(const EntryReader& entry, const RewardRegistry& registry,
                                         const std::string& name, const toml::node& name_node) {
   if (const RewardDefinition* definition = registry.find(name)) return *definition;
-  const std::string suggestion = closest_name(name, registry.names());
+  const std::string suggestion = closest_match(name, registry.names());
   entry.fail("name", name_node,
              fmt::format("unknown reward {}{}; built-ins are: {} (for your own program, set "
                          "kind = \"command\")",
@@ -246,22 +228,6 @@ RewardSpec parse_entry(const EntryReader& entry, const RewardRegistry& registry)
 }
 
 }  // namespace
-
-std::string closest_name(std::string_view name, const std::vector<std::string>& candidates) {
-  std::string best;
-  std::size_t best_distance = SIZE_MAX;
-  for (const std::string& candidate : candidates) {
-    const std::size_t distance = edit_distance(name, candidate);
-    // A third of the letters wrong is still recognisably the same word; more
-    // is a different word, and a wrong hint is worse than none.
-    const std::size_t limit = std::max<std::size_t>(1, std::max(name.size(), candidate.size()) / 3);
-    if (distance <= limit && distance < best_distance) {
-      best = candidate;
-      best_distance = distance;
-    }
-  }
-  return best;
-}
 
 std::vector<RewardSpec> parse_reward_specs(const toml::array& entries,
                                            const std::string& source_name,

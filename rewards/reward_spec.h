@@ -29,6 +29,8 @@
 #include <string_view>
 #include <vector>
 
+#include "policy/closest_match.h"
+
 #include <toml++/toml.h>
 
 #include "rewards/reward.h"
@@ -65,9 +67,5 @@ struct RewardSpec {
 std::vector<RewardSpec> parse_reward_specs(
     const toml::array& entries, const std::string& source_name,
     const RewardRegistry& registry = RewardRegistry::builtin());
-
-// The candidate closest to `name` by edit distance, or "" when none is close
-// enough to be a plausible typo.
-std::string closest_name(std::string_view name, const std::vector<std::string>& candidates);
 
 }  // namespace ponder

@@ -195,10 +195,10 @@ TEST(ParseRewardSpecs, RefusesRepeatsAndEntriesThatAreNotTables) {
 
 TEST(ClosestName, HintsOnlyPlausibleTypos) {
   const std::vector<std::string> names = {"correct", "format", "length", "overlong"};
-  EXPECT_EQ(closest_name("formta", names), "format");  // transposed letters: one edit
-  EXPECT_EQ(closest_name("lenght", names), "length");
-  EXPECT_EQ(closest_name("banana", names), "");
-  EXPECT_EQ(closest_name("x", names), "");
+  EXPECT_EQ(closest_match("formta", names), "format");  // transposed letters: one edit
+  EXPECT_EQ(closest_match("lenght", names), "length");
+  EXPECT_EQ(closest_match("banana", names), "");
+  EXPECT_EQ(closest_match("x", names), "");
 }
 
 }  // namespace
