@@ -20,6 +20,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// Where a default value comes from, as a TableListRule names it.
+constexpr const char* kDefaultSource = "the default";
+
 // Text from the user shown in a message: escaped so the message stays on one
 // line, and shortened so a pasted paragraph does not drown it.
 std::string shown(std::string_view text) {
@@ -53,6 +56,11 @@ std::string describe_node(const toml::node& node) {
 struct Site {
   std::string file;     // the config file as the user named it; empty for an override
   std::string set_arg;  // the whole --set argument; empty for the file
+
+  // The source as messages name it: the file, or "--set <argument>".
+  std::string name() const {
+    return set_arg.empty() ? file : fmt::format("--set {}", shown_name(set_arg));
+  }
 
   std::string location(const toml::source_region& where) const {
     if (where.begin.line == 0) return file;
@@ -106,14 +114,22 @@ std::string suggest_section(const ConfigSchema& schema, std::string_view name) {
   return closest_match(name, names);
 }
 
-[[noreturn]] void wrong_type(const KeySpec& key, const toml::node& culprit, const Site& site) {
+// `in_list`: the culprit is an item of the list the key holds.
+[[noreturn]] void wrong_type(const KeySpec& key, const toml::node& culprit, const Site& site,
+                             bool in_list = false) {
+  std::string expected(type_phrase(key.type));
+  // The block syntax is the likelier thing to have meant.
+  if (key.type == ValueType::kTableList) expected += fmt::format(" ([[{}]])", key.name);
   site.fail(key.name, culprit.source(),
-            fmt::format("expected {}, got {}", type_phrase(key.type), describe_node(culprit)));
+            fmt::format("expected {}, got {}{}", expected, describe_node(culprit),
+                        in_list ? " in it" : ""));
 }
 
-// Converts `node` to the key's C++ type, or explains why it cannot.
-// `lenient` (overrides only): a single string for a list key is a one-item list.
-ConfigValue convert(const KeySpec& key, const toml::node& node, const Site& site, bool lenient) {
+// Converts `node` to the key's C++ type, or explains why it cannot; a list of
+// tables is moved out of `node`, keeping its source lines.
+// `lenient` (overrides only): a single string for a list key, or a single table
+// for a list of tables, is a one-item list.
+ConfigValue convert(const KeySpec& key, toml::node& node, const Site& site, bool lenient) {
   switch (key.type) {
     case ValueType::kBool:
       if (auto b = node.value_exact<bool>()) return *b;
@@ -141,6 +157,19 @@ ConfigValue convert(const KeySpec& key, const toml::node& node, const Site& site
           items.push_back(*s);
         }
         return items;
+      }
+      break;
+    case ValueType::kTableList:
+      if (toml::table* table = node.as_table(); table && lenient) {
+        toml::array tables;
+        tables.push_back(std::move(*table));
+        return TableList(std::move(tables));
+      }
+      if (toml::array* array = node.as_array()) {
+        for (const toml::node& item : *array) {
+          if (!item.is_table()) wrong_type(key, item, site, /*in_list=*/true);
+        }
+        return TableList(std::move(*array));
       }
       break;
   }
@@ -205,6 +234,8 @@ std::string constraint_problem(const KeySpec& key, const ConfigValue& value) {
       }
       return "";
     }
+    case ValueType::kTableList:  // the TableListRule checks the tables, with their lines
+      return "";
   }
   return "";
 }
@@ -242,24 +273,33 @@ void check_schema(const ConfigSchema& schema) {
     if (!schema.find_section(key.section())) bug("its section is not listed");
     if (!names.insert(key.name).second) bug("listed twice");
     if (is_section_path(schema, key.name)) bug("also a section name");
-    static constexpr std::size_t kVariantIndex[] = {0, 1, 2, 3, 3, 4};  // by ValueType
+    static constexpr std::size_t kVariantIndex[] = {0, 1, 2, 3, 3, 4, 5};  // by ValueType
     if (key.default_value.index() != kVariantIndex[static_cast<int>(key.type)]) {
       bug("the default is not of the key's type");
     }
     if (std::string problem = constraint_problem(key, key.default_value); !problem.empty()) {
       bug("the default breaks its own constraints: " + problem);
     }
+    if (key.type == ValueType::kTableList && key.table_rule) {
+      try {
+        key.table_rule->validate(std::get<TableList>(key.default_value).tables(), kDefaultSource);
+      } catch (const Error& e) {
+        bug(fmt::format("the default breaks its own constraints: {}", e.what()));
+      }
+    }
   }
 }
 
 class Loader {
  public:
-  Loader(const ConfigSchema& schema, std::vector<ConfigValue>& values)
-      : schema_(schema), values_(values) {}
+  Loader(const ConfigSchema& schema, std::vector<ConfigValue>& values,
+         std::vector<std::string>& origins)
+      : schema_(schema), values_(values), origins_(origins) {}
 
-  // Sets every key `table` (at section path `prefix`) holds; rejects anything else.
-  void apply_table(const toml::table& table, const std::string& prefix, const Site& site) {
-    for (const auto& [toml_key, node] : table) {
+  // Sets every key `table` (at section path `prefix`) holds; rejects anything
+  // else. Lists of tables are moved out of `table`.
+  void apply_table(toml::table& table, const std::string& prefix, const Site& site) {
+    for (auto&& [toml_key, node] : table) {
       std::string name = prefix.empty() ? std::string(toml_key.str())
                                         : fmt::format("{}.{}", prefix, toml_key.str());
       const toml::source_region& where =
@@ -267,7 +307,7 @@ class Loader {
       if (const KeySpec* key = schema_.find_key(name)) {
         set(*key, node, site, /*lenient=*/false);
       } else if (is_section_path(schema_, name)) {
-        const toml::table* section = node.as_table();
+        toml::table* section = node.as_table();
         if (!section) {
           site.fail(name, where,
                     fmt::format("expected a section ([{}]), got {}", name, describe_node(node)));
@@ -308,7 +348,10 @@ class Loader {
     toml::table doc;
     std::string parse_problem;
     try {
-      doc = toml::parse("value = " + text);
+      const toml::table parsed = toml::parse("value = " + text);
+      // A copy drops the source lines: "line 1" of this one-line document
+      // would only mislead a message.
+      doc = parsed;
       if (doc.size() != 1 || !doc.get("value")) parse_problem = "more than one value";
     } catch (const toml::parse_error& e) {
       parse_problem = std::string(e.description());
@@ -324,7 +367,8 @@ class Loader {
       throw Error(
           fmt::format("--set {}: malformed TOML value: {}", shown_name(arg), parse_problem));
     }
-    set(*key, toml::value<std::string>(bare), site, /*lenient=*/true);
+    toml::value<std::string> word(bare);
+    set(*key, word, site, /*lenient=*/true);
   }
 
  private:
@@ -334,16 +378,23 @@ class Loader {
     return std::string(s.substr(begin, s.find_last_not_of(" \t") - begin + 1));
   }
 
-  void set(const KeySpec& key, const toml::node& node, const Site& site, bool lenient) {
+  void set(const KeySpec& key, toml::node& node, const Site& site, bool lenient) {
+    const toml::source_region where = node.source();  // convert() may move the node's value
     ConfigValue value = convert(key, node, site, lenient);
     if (std::string problem = constraint_problem(key, value); !problem.empty()) {
-      site.fail(key.name, node.source(), problem);
+      site.fail(key.name, where, problem);
     }
-    values_[&key - schema_.keys.data()] = std::move(value);
+    if (key.type == ValueType::kTableList && key.table_rule) {
+      key.table_rule->validate(std::get<TableList>(value).tables(), site.name());
+    }
+    const std::size_t i = &key - schema_.keys.data();
+    values_[i] = std::move(value);
+    origins_[i] = site.name();
   }
 
   const ConfigSchema& schema_;
   std::vector<ConfigValue>& values_;
+  std::vector<std::string>& origins_;
 };
 
 std::string read_config_file(const fs::path& file) {
@@ -365,18 +416,29 @@ std::string read_config_file(const fs::path& file) {
   return text.str();
 }
 
+// A value as to_toml() writes it: a list of tables one table per line, the
+// rest as toml_literal() does.
+std::string value_toml(const ConfigValue& value) {
+  const TableList* list = std::get_if<TableList>(&value);
+  if (!list || list->entries_toml().empty()) return toml_literal(value);
+  std::string out = "[\n";
+  for (const std::string& entry : list->entries_toml()) out += fmt::format("  {},\n", entry);
+  return out + "]";
+}
+
 }  // namespace
 
 Config::Config(const ConfigSchema& schema, fs::path source)
     : schema_(&schema), source_(std::move(source)) {
   for (const KeySpec& key : schema.keys) values_.push_back(key.default_value);
+  origins_.assign(values_.size(), std::string(kDefaultSource));
 }
 
 Config Config::load(const fs::path& file, const std::vector<std::string>& overrides,
                     const ConfigSchema& schema) {
   check_schema(schema);
   Config config(schema, file);
-  Loader loader(schema, config.values_);
+  Loader loader(schema, config.values_, config.origins_);
   if (!file.empty()) {
     std::string text = read_config_file(file);
     toml::table doc;
@@ -423,6 +485,15 @@ std::vector<std::string> Config::get_strings(std::string_view key) const {
   return std::get<std::vector<std::string>>(value(key, ValueType::kStringList));
 }
 
+const toml::array& Config::get_tables(std::string_view key) const {
+  return std::get<TableList>(value(key, ValueType::kTableList)).tables();
+}
+
+const std::string& Config::get_tables_source(std::string_view key) const {
+  const ConfigValue& tables = value(key, ValueType::kTableList);
+  return origins_[&tables - values_.data()];
+}
+
 std::string Config::to_toml() const {
   return to_toml({});
 }
@@ -439,7 +510,7 @@ std::string Config::to_toml(const std::vector<std::string>& keys) const {
     for (std::size_t i = 0; i < schema_->keys.size(); ++i) {
       const KeySpec& key = schema_->keys[i];
       if (key.section() != section.name || !wanted(key)) continue;
-      body += fmt::format("{} = {}\n", key.leaf(), toml_literal(values_[i]));
+      body += fmt::format("{} = {}\n", key.leaf(), value_toml(values_[i]));
     }
     if (body.empty()) continue;  // a section that only holds subsections
     if (!out.empty()) out += '\n';

@@ -3,10 +3,18 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
+#include <memory>
+#include <sstream>
+#include <stdexcept>
 
 #include "policy/special_tokens.h"
 
 namespace ponder {
+
+const StringRule kNonEmptyRule = {"a non-empty string",
+                                  [](std::string_view s) { return !s.empty(); }};
+
 namespace {
 
 constexpr std::nullopt_t kNoLimit = std::nullopt;
@@ -23,16 +31,12 @@ const StringRule kRunNameRule = {
       });
     }};
 
-const StringRule kNonEmptyRule = {"a non-empty string",
-                                  [](std::string_view s) { return !s.empty(); }};
-
 const StringRule kAbsolutePathRule = {"an absolute path",
                                       [](std::string_view s) { return s.starts_with('/'); }};
 
-}  // namespace
-
-const ConfigSchema& config_schema() {
-  static const ConfigSchema schema = {
+// The sections and keys from [run] to [sft].
+ConfigSchema schema_to_sft() {
+  return {
       .sections =
           {
               {"run", "what the run does and where its outputs go"},
@@ -51,14 +55,6 @@ const ConfigSchema& config_schema() {
               {"sft",
                "the `sft` stage: fine-tuning on demonstrations of the [tasks] mixture, with "
                "AdamW settings from [optim]"},
-              {"tasks",
-               "task families for RL, SFT and evaluation (curricula/): mixture weights, "
-               "starting difficulty and where the families' material comes from"},
-              {"tools.python",
-               "the Python calculator: model-written code runs in a sandbox (DESIGN.md, \"The "
-               "sandbox\") on warm workers; `ponder tools check` shows which isolation "
-               "features work on a machine"},
-              {"tools.search", "the search stub: BM25 over a local JSONL corpus"},
           },
       .keys =
           {
@@ -68,7 +64,7 @@ const ConfigSchema& config_schema() {
                          "folder holding every run's outputs"),
               int_key("run.seed", 1234, 0, kNoLimit, "seed for every random choice in the run"),
               list_key("run.stages", {"tokenizer"},
-                       {"tokenizer", "shards", "corpus", "pretrain", "sft"}, 1,
+                       {"tokenizer", "shards", "corpus", "pretrain", "sft", "rl"}, 1,
                        "stages `ponder train` runs, in order"),
               int_key("run.threads", 0, 0, 1024,
                       "CPU threads for math (0: OMP_NUM_THREADS when set, else all cores)"),
@@ -190,34 +186,23 @@ const ConfigSchema& config_schema() {
                         "share of demonstrations that answer directly, with no thinking or tools"),
               float_key("sft.verify_fraction", 0.3, 0, 1,
                         "share of letter-count demonstrations that also check with Python"),
+          },
+  };
+}
 
-              float_key(
-                  "tasks.arith", 1, 0, 1e6,
-                  "weight of arith (integer +, -, * expressions) in the task mixture; 0: off"),
-              float_key("tasks.count", 1, 0, 1e6,
-                        "weight of count (letters in a word, items in a list); 0: off"),
-              float_key("tasks.wordprob", 1, 0, 1e6,
-                        "weight of wordprob (generated multi-step word problems); 0: off"),
-              float_key("tasks.lookup", 1, 0, 1e6,
-                        "weight of lookup (facts found only in the generated corpus); 0: off"),
-              float_key("tasks.countdown", 1, 0, 1e6,
-                        "weight of countdown (reach a target from given numbers); 0: off"),
-              float_key("tasks.gsm8k", 1, 0, 1e6,
-                        "weight of gsm8k (grade-school math word problems); 0: off; at least "
-                        "one family's weight must be above 0"),
-              int_key("tasks.difficulty", 1, 1, 100,
-                      "starting difficulty of every family, clamped to each family's maximum "
-                      "(arith 6, count 5, wordprob 3, lookup 2, countdown 4, gsm8k 8)"),
-              string_key("tasks.words_file", "/usr/share/dict/words", &kNonEmptyRule,
-                         "word list for count, one word per line; lines of a-z only are used"),
-              string_key("tasks.gsm8k_dir", "data/gsm8k", &kNonEmptyRule,
-                         "folder holding GSM8K's train.jsonl and test.jsonl"),
-              int_key("tasks.lookup_entities", 500, 20, 100000,
-                      "fictional places in the lookup world (every tenth is eval-only)"),
-              int_key("tasks.lookup_seed", 0, 0, kNoLimit,
-                      "seed of the lookup world; the corpus, the search tool and the tasks must "
-                      "agree on it"),
-
+// The [tools.*] sections and keys.
+ConfigSchema tools_schema() {
+  return {
+      .sections =
+          {
+              {"tools.python",
+               "the Python calculator: model-written code runs in a sandbox (DESIGN.md, \"The "
+               "sandbox\") on warm workers; `ponder tools check` shows which isolation "
+               "features work on a machine"},
+              {"tools.search", "the search stub: BM25 over a local JSONL corpus"},
+          },
+      .keys =
+          {
               string_key("tools.python.interpreter", "/usr/bin/python3", &kAbsolutePathRule,
                          "Python interpreter; with full isolation it must lie in the sandbox's "
                          "read-only view (/usr, /bin, /sbin, /lib*)"),
@@ -249,6 +234,19 @@ const ConfigSchema& config_schema() {
                       "text shown per result, in bytes"),
           },
   };
+}
+
+}  // namespace
+
+const ConfigSchema& config_schema() {
+  static const ConfigSchema schema = [] {
+    ConfigSchema schema;
+    for (const ConfigSchema& part : {schema_to_sft(), rl_and_tasks_schema(), tools_schema()}) {
+      schema.sections.insert(schema.sections.end(), part.sections.begin(), part.sections.end());
+      schema.keys.insert(schema.keys.end(), part.keys.begin(), part.keys.end());
+    }
+    return schema;
+  }();
   return schema;
 }
 
@@ -323,6 +321,29 @@ KeySpec list_key(std::string name, std::vector<std::string> def, std::vector<std
   return key;
 }
 
+KeySpec table_list_key(std::string name, std::string_view def, const TableListRule* rule,
+                       std::string description) {
+  auto bug = [&](std::string_view what) {
+    return std::logic_error(fmt::format("config schema: key `{}`: {}", name, what));
+  };
+  toml::table doc;
+  try {
+    doc = toml::parse(fmt::format("value = {}", def));
+  } catch (const toml::parse_error& e) {
+    throw bug(fmt::format("the default is malformed TOML: {}", e.description()));
+  }
+  const toml::array* tables = doc["value"].as_array();
+  if (!tables || !std::all_of(tables->begin(), tables->end(),
+                              [](const toml::node& item) { return item.is_table(); })) {
+    throw bug("the default is not a list of tables");
+  }
+  // A copy, which drops the source lines: the default has none to name in messages.
+  KeySpec key = make_key(std::move(name), ValueType::kTableList, TableList(toml::array(*tables)),
+                         std::move(description));
+  key.table_rule = rule;
+  return key;
+}
+
 std::string_view KeySpec::section() const {
   return std::string_view(name).substr(0, name.rfind('.'));
 }
@@ -344,8 +365,6 @@ const SectionSpec* ConfigSchema::find_section(std::string_view name) const {
   }
   return nullptr;
 }
-
-namespace {}  // namespace
 
 namespace {
 
@@ -376,7 +395,50 @@ std::string float_literal(double x) {
   return s;
 }
 
+// A key as TOML writes it: bare where it can be, else quoted.
+std::string key_literal(std::string_view key) {
+  bool bare = !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+  });
+  return bare ? std::string(key) : quoted(key);
+}
+
+// `node` as TOML on one line: tables inline, with their keys sorted except
+// that `name`, which says what an entry is, comes first.
+std::string inline_toml(const toml::node& node) {
+  if (const toml::table* table = node.as_table()) {
+    std::vector<std::string> items;
+    if (const toml::node* name = table->get("name"))
+      items.push_back("name = " + inline_toml(*name));
+    for (const auto& [key, value] : *table) {
+      if (key.str() == "name") continue;
+      items.push_back(fmt::format("{} = {}", key_literal(key.str()), inline_toml(value)));
+    }
+    return items.empty() ? "{}" : fmt::format("{{ {} }}", fmt::join(items, ", "));
+  }
+  if (const toml::array* array = node.as_array()) {
+    std::vector<std::string> items;
+    for (const toml::node& item : *array) items.push_back(inline_toml(item));
+    return fmt::format("[{}]", fmt::join(items, ", "));
+  }
+  if (auto s = node.value_exact<std::string>()) return quoted(*s);
+  if (auto i = node.value_exact<int64_t>()) return fmt::format("{}", *i);
+  if (auto x = node.value_exact<double>()) return float_literal(*x);
+  if (auto b = node.value_exact<bool>()) return *b ? "true" : "false";
+  std::ostringstream out;  // a date or time: toml++ prints those in TOML syntax
+  node.visit([&](const auto& value) { out << value; });
+  return out.str();
+}
+
 }  // namespace
+
+TableList::TableList(toml::array tables) {
+  for (const toml::node& item : tables) {
+    if (!item.is_table()) throw std::invalid_argument("TableList: an item is not a table");
+    entries_toml_.push_back(inline_toml(item));
+  }
+  tables_ = std::make_shared<const toml::array>(std::move(tables));
+}
 
 std::string toml_literal(const ConfigValue& value) {
   struct Visitor {
@@ -388,6 +450,9 @@ std::string toml_literal(const ConfigValue& value) {
       std::vector<std::string> items;
       for (const std::string& s : list) items.push_back(quoted(s));
       return fmt::format("[{}]", fmt::join(items, ", "));
+    }
+    std::string operator()(const TableList& list) const {
+      return fmt::format("[{}]", fmt::join(list.entries_toml(), ", "));
     }
   };
   return std::visit(Visitor{}, value);
@@ -406,6 +471,8 @@ std::string_view type_phrase(ValueType type) {
       return "a string";
     case ValueType::kStringList:
       return "a list of strings";
+    case ValueType::kTableList:
+      return "a list of tables";
   }
   return "";
 }
@@ -458,6 +525,8 @@ std::string describe_allowed(const KeySpec& key) {
       }
       return fmt::format("{}", fmt::join(parts, "; "));
     }
+    case ValueType::kTableList:
+      return key.table_rule ? std::string(key.table_rule->description) : "";
   }
   return "";
 }
@@ -478,6 +547,8 @@ std::string_view doc_type_name(ValueType type) {
       return "string (choice)";
     case ValueType::kStringList:
       return "list of strings";
+    case ValueType::kTableList:
+      return "list of tables";
   }
   return "";
 }
@@ -510,7 +581,9 @@ std::string config_reference_markdown(const ConfigSchema& schema) {
       "in order (the value in TOML syntax; a bare word is taken as a string, and as a one-item\n"
       "list for a list key). Keys left out take their defaults. `ponder config show FILE`\n"
       "prints the resolved config; an unknown key, a wrong type or an out-of-range value is an\n"
-      "error naming the file, line and key. An integer is accepted where a number is expected.\n";
+      "error naming the file, line and key. An integer is accepted where a number is expected.\n"
+      "A list of tables is written as `[[section.key]]` blocks or as a list of inline tables\n"
+      "(`key = [{ ... }, { ... }]`); `--set section.key=[{ ... }]` replaces the whole list.\n";
   for (const SectionSpec& section : schema.sections) {
     md += fmt::format("\n## [{}]\n\n{}\n\n", section.name, section.description);
     md += "| key | type | default | allowed | description |\n";

@@ -10,54 +10,13 @@
 
 #include "app/config.h"
 #include "policy/error.h"
+#include "tests/app/config_test_util.h"
 
 namespace ponder {
 namespace {
 
+using testing::ConfigTest;
 namespace fs = std::filesystem;
-
-class ConfigTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ =
-        fs::temp_directory_path() / fmt::format("ponder_test_config_{}_{}", getpid(), info->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  fs::path write(const std::string& name, const std::string& text) {
-    fs::path path = dir_ / name;
-    std::ofstream(path, std::ios::binary) << text;
-    return path;
-  }
-
-  // The ponder::Error message loading gives, or a test failure when it loads.
-  static std::string error_of(const fs::path& file, const std::vector<std::string>& overrides = {},
-                              const ConfigSchema& schema = config_schema()) {
-    try {
-      Config::load(file, overrides, schema);
-    } catch (const Error& e) {
-      std::string message = e.what();
-      EXPECT_EQ(message.find('\n'), std::string::npos) << "not one line: " << message;
-      return message;
-    }
-    ADD_FAILURE() << "loaded without error";
-    return "";
-  }
-
-  // Writes `text` as x.toml and returns the error, with the path shown as "F".
-  std::string file_error(const std::string& text) {
-    fs::path path = write("x.toml", text);
-    std::string message = error_of(path);
-    std::size_t at = message.find(path.string());
-    if (at == std::string::npos) return message;
-    return message.substr(0, at) + "F" + message.substr(at + path.string().size());
-  }
-
-  fs::path dir_;
-};
 
 TEST_F(ConfigTest, UnknownKeySuggestsTheClosestKey) {
   EXPECT_EQ(file_error("[tokenizer]\nvocab_sise = 5000\n"),
@@ -157,9 +116,10 @@ TEST_F(ConfigTest, NonFiniteFloat) {
 TEST_F(ConfigTest, BadChoiceSuggestsTheClosestChoice) {
   EXPECT_EQ(file_error("[run]\nstages = [\"tokenise\"]\n"),
             "`run.stages` at F:2: \"tokenise\" is not one of: tokenizer, shards, corpus, "
-            "pretrain, sft; did you mean \"tokenizer\"?");
-  EXPECT_EQ(file_error("[run]\nstages = [\"tokenizer\", \"rl\"]\n"),
-            "`run.stages` at F:2: \"rl\" is not one of: tokenizer, shards, corpus, pretrain, sft");
+            "pretrain, sft, rl; did you mean \"tokenizer\"?");
+  EXPECT_EQ(file_error("[run]\nstages = [\"tokenizer\", \"dpo\"]\n"),
+            "`run.stages` at F:2: \"dpo\" is not one of: tokenizer, shards, corpus, pretrain, "
+            "sft, rl");
 }
 
 TEST_F(ConfigTest, EmptyListWhereItemsAreRequired) {
@@ -230,7 +190,7 @@ TEST_F(ConfigTest, BadOverrides) {
             "[270, 65536]");
   EXPECT_EQ(error_of("", {"run.stages=tokeniser"}),
             "--set run.stages=tokeniser: \"tokeniser\" is not one of: tokenizer, shards, "
-            "corpus, pretrain, sft; did you mean \"tokenizer\"?");
+            "corpus, pretrain, sft, rl; did you mean \"tokenizer\"?");
   EXPECT_EQ(error_of("", {"run.name="}),
             "--set run.name=: the value is missing; for an empty string write run.name=\"\" "
             "(quoted for the shell)");
@@ -317,8 +277,13 @@ TEST_F(ConfigTest, ToTomlListsEveryKeyInSchemaOrder) {
       ASSERT_NE(header, std::string::npos) << section;
       at = header;
     }
-    const std::string line =
-        "\n" + std::string(key.leaf()) + " = " + toml_literal(key.default_value) + "\n";
+    std::string value = toml_literal(key.default_value);
+    if (const auto* tables = std::get_if<TableList>(&key.default_value)) {
+      value = "[\n";  // one table per line
+      for (const std::string& entry : tables->entries_toml()) value += "  " + entry + ",\n";
+      value += "]";
+    }
+    const std::string line = "\n" + std::string(key.leaf()) + " = " + value + "\n";
     const size_t found = toml.find(line, at);
     ASSERT_NE(found, std::string::npos) << key.name;
     at = found + 1;
