@@ -61,7 +61,17 @@ void add_train(CLI::App& app) {
   auto overrides = std::make_shared<std::vector<std::string>>();
   cmd->add_option("config,--config", *config_file, "run config (TOML)")->required();
   cmd->add_option("--set", *overrides, "override a key: --set section.key=value (repeatable)");
-  cmd->callback([=] { run_stages(Config::load(*config_file, *overrides)); });
+  auto range = std::make_shared<StageRange>();
+  auto only = std::make_shared<std::string>();
+  auto* from_opt =
+      cmd->add_option("--from", range->first, "start at this stage (the ones before it have run)");
+  cmd->add_option("--only", *only, "run just this stage (the ones before it have run)")
+      ->excludes(from_opt);
+  cmd->callback([=] {
+    StageRange chosen = *range;
+    if (!only->empty()) chosen.first = chosen.last = *only;
+    run_stages(Config::load(*config_file, *overrides), chosen);
+  });
 }
 
 // `ponder pretrain` and `ponder sft`: the run's stages up to this one (earlier
@@ -76,7 +86,9 @@ void add_training_stage(CLI::App& app, const std::string& stage, const std::stri
   cmd->add_option("--stop-after", *stop_after,
                   "stop once this step is done (checkpointed; re-run to resume)")
       ->check(CLI::NonNegativeNumber);
-  cmd->callback([=] { run_stages(Config::load(*config_file, *overrides), stage, *stop_after); });
+  cmd->callback([=] {
+    run_stages(Config::load(*config_file, *overrides), StageRange{"", stage, *stop_after});
+  });
 }
 
 void add_sample(CLI::App& app) {
@@ -290,6 +302,8 @@ int main(int argc, char** argv) {
                              "pretrain the policy (the run's stages before it first, if needed)");
   ponder::add_training_stage(app, "sft",
                              "fine-tune on demonstrations (the run's stages before it first)");
+  ponder::add_training_stage(app, "rl",
+                             "improve the policy with GRPO (the run's stages before it first)");
   ponder::add_sample(app);
   ponder::add_chat_command(app);
   ponder::add_tasks_commands(app);

@@ -11,10 +11,12 @@
 #include "app/corpus.h"
 #include "app/pretrain.h"
 #include "app/progress.h"
+#include "app/rl.h"
 #include "app/sft.h"
 #include "curricula/documents.h"
 #include "policy/atomic_file.h"
 #include "policy/bpe_trainer.h"
+#include "policy/checkpoint.h"
 #include "policy/error.h"
 #include "policy/token_shard.h"
 
@@ -216,23 +218,61 @@ std::filesystem::path run_folder(const Config& config) {
   return std::filesystem::path(config.get_string("run.out_dir")) / config.get_string("run.name");
 }
 
-void run_stages(const Config& config, const std::string& last, int64_t stop_at_step) {
+namespace {
+
+// The index of `stage` in `stages`, or ponder::Error naming the list.
+size_t stage_index(const std::vector<std::string>& stages, const std::string& stage) {
+  const auto it = std::find(stages.begin(), stages.end(), stage);
+  if (it == stages.end()) {
+    throw Error(fmt::format("run.stages = [{}] has no `{}` stage; add it to run.stages",
+                            fmt::join(stages, ", "), stage));
+  }
+  return static_cast<size_t>(it - stages.begin());
+}
+
+}  // namespace
+
+std::string run_summary(const Config& config, const std::vector<std::string>& stages) {
+  const std::filesystem::path folder = run_folder(config);
+  std::string out =
+      fmt::format("run {}: outputs in {}\n", config.get_string("run.name"), folder.string());
+  for (const auto& stage : stages) {
+    std::filesystem::path where;
+    if (stage == "tokenizer") where = folder / "tokenizer" / "tokenizer.json";
+    if (stage == "shards" || stage == "corpus") where = folder / "shards";
+    if (stage == "pretrain" || stage == "sft" || stage == "rl") {
+      const auto dir =
+          stage == "pretrain" ? folder / "checkpoints" : folder / stage / "checkpoints";
+      if (const auto latest = latest_checkpoint(dir)) where = *latest;
+    }
+    if (!where.empty() && std::filesystem::exists(where)) {
+      out += fmt::format("  {:<10} {}\n", stage, where.string());
+    }
+  }
+  const auto summary_file = folder / "rl" / "summary.json";
+  if (std::find(stages.begin(), stages.end(), "rl") != stages.end() &&
+      std::filesystem::exists(summary_file)) {
+    out += format_rl_summary(read_rl_summary(summary_file));
+  }
+  return out;
+}
+
+void run_stages(const Config& config, const StageRange& range) {
   const std::filesystem::path folder = run_folder(config);
   write_file_atomically(folder / "config.toml", config.to_toml());
   fmt::print("run {}: outputs in {}\n", config.get_string("run.name"), folder.string());
-  std::vector<std::string> stages = config.get_strings("run.stages");
-  if (!last.empty()) {
-    const auto it = std::find(stages.begin(), stages.end(), last);
-    if (it == stages.end()) {
-      throw Error(
-          fmt::format("run.stages = [{}] has no `{}` stage; add it to run the stages "
-                      "before it",
-                      fmt::join(stages, ", "), last));
-    }
-    stages.erase(it + 1, stages.end());
+  const std::vector<std::string> all = config.get_strings("run.stages");
+  const size_t first = range.first.empty() ? 0 : stage_index(all, range.first);
+  const size_t last = range.last.empty() ? all.size() - 1 : stage_index(all, range.last);
+  if (last < first) {
+    throw Error(fmt::format("stage `{}` comes before `{}` in run.stages = [{}]", all[last],
+                            all[first], fmt::join(all, ", ")));
   }
+  const std::vector<std::string> stages(all.begin() + static_cast<std::ptrdiff_t>(first),
+                                        all.begin() + static_cast<std::ptrdiff_t>(last) + 1);
   for (const auto& stage : stages) {
     const auto start = std::chrono::steady_clock::now();
+    const int64_t stop_at = stage == stages.back() ? range.stop_at_step : 0;
     fmt::print("== stage {} ==\n", stage);
     if (stage == "tokenizer") {
       run_tokenizer_stage(config, folder);
@@ -241,15 +281,18 @@ void run_stages(const Config& config, const std::string& last, int64_t stop_at_s
     } else if (stage == "corpus") {
       run_corpus_stage(config, folder);
     } else if (stage == "pretrain") {
-      run_pretrain(config, folder, stage == last ? stop_at_step : 0);
+      run_pretrain(config, folder, stop_at);
     } else if (stage == "sft") {
-      run_sft(config, folder, stage == last ? stop_at_step : 0);
+      run_sft(config, folder, stop_at);
+    } else if (stage == "rl") {
+      run_rl(config, folder, stop_at);
     } else {
       // The schema's choices list every stage; reaching this is a programming error.
       throw std::logic_error("stage without a runner: " + stage);
     }
     fmt::print("== stage {} done in {:.1f} s ==\n", stage, seconds_since(start));
   }
+  fmt::print("== summary ==\n{}", run_summary(config, all));
   std::fflush(stdout);
 }
 

@@ -58,12 +58,25 @@ ShardingSummary write_token_shards(const Tokenizer& tokenizer,
 // <run.out_dir>/<run.name>
 std::filesystem::path run_folder(const Config& config);
 
-// `ponder train`: every stage of `run.stages`, in order. A stage whose output
+// Which stages of `run.stages` a command runs: from `first` through `last`
+// (empty: the list's ends), the last one stopping after step `stop_at_step`
+// (> 0) when given. `ponder train --only X` is first = last = X.
+struct StageRange {
+  std::string first, last;
+  int64_t stop_at_step = 0;
+};
+
+// `ponder train`: the stages of `range`, in order. A stage whose output
 // exists (tokenizer, shards, corpus) keeps it when it was made with the same
-// settings (else ponder::Error names the one that changed); training stages resume from
-// their latest checkpoint. With `last` (e.g. "sft"), the stages up to and
-// including it, the last one stopping at `stop_at_step` (> 0) if given;
-// ponder::Error when run.stages lacks it.
-void run_stages(const Config& config, const std::string& last = "", int64_t stop_at_step = 0);
+// settings (else ponder::Error names the one that changed); training stages
+// resume from their latest checkpoint, and a finished one is kept. A stage
+// before `first` must have run already: the stages after it read its outputs.
+// ponder::Error when run.stages lacks `first` or `last`, or `last` comes
+// before `first`. Ends with a summary: where each output is and, when the
+// run has an RL stage that finished, held-out accuracy before and after RL.
+void run_stages(const Config& config, const StageRange& range = {});
+
+// The end-of-run summary of run_stages, for the stages in `stages`.
+std::string run_summary(const Config& config, const std::vector<std::string>& stages);
 
 }  // namespace ponder

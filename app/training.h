@@ -74,9 +74,18 @@ class TrainingSession {
   TrainingSummary run(int64_t end_step, const std::function<double()>& train_step,
                       const std::function<double()>& held_out_loss, const Tokenizer& tokenizer);
 
- private:
+  // For a stage with its own step loop (RL: several optimizer steps per
+  // step): the schedule's learning rate at optimizer step `step`; one AdamW
+  // step on the accumulated gradients (returns the gradient norm before
+  // clipping); the state to advance and to checkpoint with save(), which
+  // writes checkpoints/step_<state().step>.
+  double learning_rate(int64_t step) const { return schedule_.at(step); }
+  double optimizer_step(double lr) { return optimizer_->step(lr); }
+  int64_t optimizer_steps() const { return optimizer_->steps_taken(); }
+  TrainerState& mutable_state() { return state_; }
   void save(const Tokenizer& tokenizer);
 
+ private:
   CpuBackend<float> backend_;
   std::string stage_;
   std::filesystem::path folder_;

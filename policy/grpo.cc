@@ -29,6 +29,11 @@ bool counted(const GrpoSequence& seq, size_t t, const GrpoConfig& config) {
 
 }  // namespace
 
+int64_t counted_tokens(std::span<const uint8_t> mask, bool truncated, const GrpoConfig& config) {
+  if (config.mask_truncated && truncated) return 0;
+  return std::count_if(mask.begin(), mask.end(), [](uint8_t m) { return m != 0; });
+}
+
 ScaleRewards parse_scale_rewards(std::string_view name) {
   if (name == "group") return ScaleRewards::kGroup;
   if (name == "batch") return ScaleRewards::kBatch;
@@ -77,7 +82,8 @@ std::vector<bool> informative_groups(std::span<const double> rewards, int group_
   return informative;
 }
 
-GrpoWeights grpo_token_weights(std::span<const GrpoSequence> sequences, const GrpoConfig& config) {
+GrpoWeights grpo_token_weights(std::span<const GrpoSequence> sequences, const GrpoConfig& config,
+                               const GrpoBatchTotals& totals) {
   GrpoWeights out;
   int64_t total = 0;
   for (const auto& seq : sequences) {
@@ -87,7 +93,9 @@ GrpoWeights grpo_token_weights(std::span<const GrpoSequence> sequences, const Gr
     }
     for (size_t t = 0; t < seq.logprobs.size(); ++t) total += counted(seq, t, config);
   }
-  const double sequences_n = static_cast<double>(std::max<size_t>(1, sequences.size()));
+  const int64_t batch_tokens = totals.tokens > 0 ? totals.tokens : total;
+  const double sequences_n = static_cast<double>(std::max<int64_t>(
+      1, totals.sequences > 0 ? totals.sequences : static_cast<int64_t>(sequences.size())));
   int64_t clipped = 0;
   double kl_sum = 0;
   for (const auto& seq : sequences) {
@@ -98,7 +106,7 @@ GrpoWeights grpo_token_weights(std::span<const GrpoSequence> sequences, const Gr
     const double norm = config.aggregation == LossAggregation::kGrpo
                             ? 1.0 / (static_cast<double>(own) * sequences_n)
                         : config.aggregation == LossAggregation::kDapo
-                            ? 1.0 / static_cast<double>(total)
+                            ? 1.0 / static_cast<double>(batch_tokens)
                             : 1.0 / (static_cast<double>(config.max_new_tokens) * sequences_n);
     const double a = seq.advantage;
     for (size_t t = 0; t < seq.logprobs.size(); ++t) {

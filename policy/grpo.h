@@ -69,6 +69,19 @@ struct GrpoWeights {
   int64_t tokens = 0;                       // counted tokens
 };
 
-GrpoWeights grpo_token_weights(std::span<const GrpoSequence> sequences, const GrpoConfig& config);
+// The mini-batch a call's sequences belong to, when they are only part of it
+// (micro-batches: one forward each, one optimizer step for all). The
+// normalisers count the whole mini-batch, so the micro-batches' gradients
+// add up to the mini-batch's. Zeros: the sequences are the whole batch.
+struct GrpoBatchTotals {
+  int64_t sequences = 0;
+  int64_t tokens = 0;  // counted tokens (see counted_tokens)
+};
+
+// The tokens of one sequence that count towards the objective.
+int64_t counted_tokens(std::span<const uint8_t> mask, bool truncated, const GrpoConfig& config);
+
+GrpoWeights grpo_token_weights(std::span<const GrpoSequence> sequences, const GrpoConfig& config,
+                               const GrpoBatchTotals& totals = {});
 
 }  // namespace ponder

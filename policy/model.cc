@@ -279,6 +279,19 @@ double Model<T>::forward(const TokenId* inputs, const TokenId* targets, const T*
 }
 
 template <typename T>
+double Model<T>::set_token_weights(const T* weights) {
+  Activations& a = *acts_;
+  if (!a.backward_ready) {
+    throw std::logic_error("Model::set_token_weights() without a forward() before it");
+  }
+  const int n = a.batch * a.seq;
+  backend_.upload(a.weights, weights, n);
+  double loss = 0;
+  for (int i = 0; i < n; ++i) loss -= static_cast<double>(weights[i]) * logprobs_host_[i];
+  return loss;
+}
+
+template <typename T>
 std::vector<T> Model<T>::logits() {
   const size_t count = static_cast<size_t>(acts_->batch) * acts_->seq * config_.vocab_size;
   std::vector<T> host(count);

@@ -69,6 +69,12 @@ class Model {
   // Logits of the last forward, [batch·seq, vocab] (before backward() runs,
   // which overwrites them with their gradient).
   std::vector<T> logits();
+  // Replaces the last forward's weights before backward(), and returns the
+  // loss they give (−Σ weights_t · token_logprobs()_t). GRPO's weights depend
+  // on the forward's own log-probs (the ratio to π_old), so it runs forward,
+  // reads token_logprobs(), computes the weights and sets them here: one
+  // forward per update. `weights` has batch·seq entries, like forward's.
+  double set_token_weights(const T* weights);
   // Gradient of the last forward's loss, accumulated into grads().
   void backward();
 

@@ -137,6 +137,7 @@ std::vector<Rollout> Engine::generate(const std::vector<std::vector<TokenId>>& p
         if (row.state != RowState::kSampling && row.state != RowState::kInCall) continue;
         const SampledToken t = row.next;
         append(row, t.id, t.logprob, 1);
+        out[row.index].entropy += t.entropy;
         if (t.id == end) {
           finish(row, "end");
         } else if (row.state == RowState::kSampling && t.id == call_start) {
@@ -256,6 +257,8 @@ std::vector<Rollout> Engine::generate(const std::vector<std::vector<TokenId>>& p
   const TokenId think_start = tokenizer_.special_id(Special::kThinkStart);
   const TokenId think_end = tokenizer_.special_id(Special::kThinkEnd);
   for (Rollout& r : out) {
+    const auto sampled = std::count(r.mask.begin(), r.mask.end(), uint8_t{1});
+    if (sampled > 0) r.entropy /= static_cast<double>(sampled);
     r.text = render_text(tokenizer_, r.ids);
     bool thinking = false;
     std::vector<TokenId> span;

@@ -104,6 +104,7 @@ struct Rollout {
   std::string text;             // render_text of ids
   std::string thinking;         // the thinking spans' text, joined
   int thinking_tokens = 0;      // tokens inside thinking spans
+  double entropy = 0;           // mean over sampled tokens of the model's entropy (nats)
   std::vector<ToolCallSegment> tool_calls;
   std::string finish_reason;  // "end", "length", "tool_budget"
   double seconds = 0;         // from the start of generate() to the row's finish

@@ -13,11 +13,17 @@ SampledToken sample_token(const float* logits, int vocab, const SamplerOptions& 
   for (TokenId id : banned) scores[id] = -INFINITY;
 
   const float max = *std::max_element(scores.begin(), scores.end());
-  double sum = 0;
-  for (int j = 0; j < vocab; ++j) sum += std::exp(static_cast<double>(logits[j]) - max);
-  const double log_z = max + std::log(sum);  // over the raw logits: the model's distribution
+  // Over the raw logits: the model's distribution. H = log Z − Σ p_j·l_j.
+  double sum = 0, weighted_logits = 0;
+  for (int j = 0; j < vocab; ++j) {
+    const double e = std::exp(static_cast<double>(logits[j]) - max);
+    sum += e;
+    weighted_logits += e * logits[j];
+  }
+  const double log_z = max + std::log(sum);
+  const auto entropy = static_cast<float>(log_z - weighted_logits / sum);
   auto result = [&](TokenId id) {
-    return SampledToken{id, static_cast<float>(logits[id] - log_z)};
+    return SampledToken{id, static_cast<float>(logits[id] - log_z), entropy};
   };
 
   if (options.temperature <= 0) {

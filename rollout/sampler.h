@@ -27,6 +27,7 @@ struct SamplerOptions {
 struct SampledToken {
   TokenId id;
   float logprob;  // log softmax(logits)[id], at temperature 1
+  float entropy;  // of softmax(logits), at temperature 1 (nats): GRPO logs its mean
 };
 
 // `banned` ids are never chosen (e.g. the tool-call start when tools are

@@ -11,6 +11,7 @@
 #include "policy/checkpoint.h"
 #include "policy/error.h"
 #include "policy/token_shard.h"
+#include "tests/app/pipeline_test_util.h"
 #include "tests/test_util.h"
 
 namespace ponder {
@@ -59,33 +60,12 @@ TEST(Sample, ScoresFormatAndCorrectness) {
 class SftPipeline : public ::testing::Test {
  protected:
   Config config(const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> overrides = {
-        "run.out_dir=\"" + dir_.path().string() + "\"",
-        "run.name=t",
-        "run.threads=1",
-        "run.stages=[\"tokenizer\", \"corpus\", \"pretrain\", \"sft\"]",
-        "tokenizer.inputs=[\"data/gsm8k/test.jsonl\"]",
-        "tokenizer.vocab_size=300",
-        "corpus.total_mb=0.3",
-        "model.hidden_size=32",
-        "model.intermediate_size=64",
-        "model.num_hidden_layers=1",
-        "model.num_attention_heads=2",
-        "model.num_key_value_heads=1",
-        "model.max_position_embeddings=512",
-        "pretrain.steps=2",
-        "pretrain.batch_size=2",
-        "pretrain.seq_len=64",
-        "pretrain.eval_batches=1",
-        "tasks.gsm8k=0",
-        "tasks.lookup_entities=40",
-        "sft.steps=4",
-        "sft.batch_size=2",
-        "sft.seq_len=480",
-        "sft.eval_every=2",
-        "sft.eval_batches=1",
-        "sft.log_every=1",
-    };
+    std::vector<std::string> overrides = testing::tiny_pipeline_overrides(dir_.path());
+    for (const char* key :
+         {"run.stages=[\"tokenizer\", \"corpus\", \"pretrain\", \"sft\"]", "corpus.total_mb=0.3",
+          "sft.steps=4", "sft.eval_every=2", "sft.log_every=1"}) {
+      overrides.emplace_back(key);
+    }
     overrides.insert(overrides.end(), extra.begin(), extra.end());
     return Config::load("", overrides);
   }
@@ -94,11 +74,11 @@ class SftPipeline : public ::testing::Test {
 };
 
 TEST_F(SftPipeline, RunsEndToEndAndResumesExactly) {
-  run_stages(config(), "sft", 2);
+  run_stages(config(), {"", "sft", 2});
   EXPECT_TRUE(std::filesystem::exists(folder() / "shards/train_00000.bin"));
   EXPECT_TRUE(std::filesystem::exists(folder() / "checkpoints/step_00000002"));
   EXPECT_TRUE(std::filesystem::exists(folder() / "sft/checkpoints/step_00000002"));
-  run_stages(config(), "sft");  // resumes SFT at step 2
+  run_stages(config(), {"", "sft"});  // resumes SFT at step 2
   const Checkpoint resumed = load_checkpoint(folder() / "sft/checkpoints/step_00000004");
 
   std::filesystem::remove_all(folder() / "sft");
@@ -153,7 +133,7 @@ TEST_F(SftPipeline, NeedsAPretrainedCheckpoint) {
 }
 
 TEST_F(SftPipeline, RowsTooShortForAnyDemonstrationAreAClearError) {
-  run_stages(config(), "pretrain");
+  run_stages(config(), {"", "pretrain"});
   try {
     run_sft(config({"sft.seq_len=8"}), folder());
     FAIL();

@@ -1,0 +1,573 @@
+#include "app/rl.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <optional>
+
+#include <fmt/format.h>
+
+#include "app/grpo_update.h"
+#include "app/records.h"
+#include "app/task_tools.h"
+#include "app/tasks_commands.h"
+#include "app/training.h"
+#include "curricula/difficulty.h"
+#include "policy/atomic_file.h"
+#include "policy/chat.h"
+#include "policy/error.h"
+#include "rewards/reward_set.h"
+#include "rollout/rollout_store.h"
+
+namespace ponder {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+constexpr const char* kHeldOut = "rl_heldout";
+
+// The RL keys as the loop uses them.
+struct RlSettings {
+  int steps, prompts, group, micro_batch, iterations, minibatches, max_refills;
+  bool dynamic_sampling, store_tokens;
+  int64_t log_every, eval_every, eval_prompts, checkpoint_every;
+  ScaleRewards scale;
+  GrpoConfig grpo;
+  GenerationOptions generation;
+};
+
+RlSettings rl_settings(const Config& config) {
+  auto int_of = [&](const char* key) { return static_cast<int>(config.get_int(key)); };
+  RlSettings s;
+  s.steps = int_of("rl.steps");
+  s.prompts = int_of("rl.prompts_per_step");
+  s.group = int_of("rl.group_size");
+  s.micro_batch = int_of("rl.micro_batch");
+  s.iterations = int_of("rl.iterations");
+  s.minibatches = int_of("rl.minibatches");
+  s.max_refills = int_of("rl.max_refills");
+  s.dynamic_sampling = config.get_bool("rl.dynamic_sampling");
+  s.store_tokens = config.get_bool("rl.store_tokens");
+  s.log_every = config.get_int("rl.log_every");
+  s.eval_every = config.get_int("rl.eval_every");
+  s.eval_prompts = config.get_int("rl.eval_prompts");
+  s.checkpoint_every = config.get_int("rl.checkpoint_every");
+  s.scale = parse_scale_rewards(config.get_string("rl.scale_rewards"));
+  s.grpo.clip_low = config.get_float("rl.clip_low");
+  s.grpo.clip_high = config.get_float("rl.clip_high");
+  s.grpo.kl_beta = config.get_float("rl.kl_beta");
+  s.grpo.aggregation = parse_loss_aggregation(config.get_string("rl.loss_aggregation"));
+  s.grpo.max_new_tokens = int_of("rl.max_new_tokens");
+  s.grpo.mask_truncated = config.get_bool("rl.mask_truncated");
+  s.generation.sampler.temperature = config.get_float("rl.temperature");
+  s.generation.sampler.top_k = int_of("rl.top_k");
+  s.generation.sampler.top_p = config.get_float("rl.top_p");
+  s.generation.max_new_tokens = s.grpo.max_new_tokens;
+  s.generation.max_tool_calls = int_of("rl.max_tool_calls");
+  s.generation.tools = config.get_bool("rl.tools");
+  return s;
+}
+
+// A 64-bit mix (splitmix64's finaliser): seeds for (run seed, step, round).
+uint64_t mix(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+DifficultyOptions difficulty_options(const Config& config) {
+  DifficultyOptions o;
+  o.window = static_cast<int>(config.get_int("rl.curriculum.window"));
+  o.raise_at = config.get_float("rl.curriculum.raise_at");
+  o.lower_at = config.get_float("rl.curriculum.lower_at");
+  o.max_difficulty = static_cast<int>(config.get_int("rl.curriculum.max_difficulty"));
+  return o;
+}
+
+// Tasks with their rendered prompts.
+struct PromptSet {
+  std::vector<Task> tasks;
+  std::vector<std::vector<TokenId>> prompts;
+};
+
+PromptSet render_prompts(const Tokenizer& tokenizer, std::vector<Task> tasks) {
+  PromptSet set;
+  for (const Task& task : tasks)
+    set.prompts.push_back(render_prompt(tokenizer, user_turn(task.prompt)));
+  set.tasks = std::move(tasks);
+  return set;
+}
+
+// Per-family held-out results of `records` (task order), "all" last.
+HeldOutReport held_out_report(int64_t step, const std::vector<RolloutRecord>& records) {
+  std::map<std::string, FamilyReport> by_family;
+  FamilyReport all{"all"};
+  for (const RolloutRecord& r : records) {
+    for (FamilyReport* f : {&by_family[r.family], &all}) {
+      f->n += 1;
+      f->correct += r.correct;
+      f->thinking_tokens += r.thinking_tokens;
+      f->tool_calls += static_cast<double>(r.tool_calls.size());
+    }
+  }
+  HeldOutReport report{step, {}};
+  for (auto& [name, f] : by_family) {
+    f.family = name;
+    report.families.push_back(f);
+  }
+  report.families.push_back(all);
+  for (FamilyReport& f : report.families) {
+    f.thinking_tokens /= std::max(1, f.n);
+    f.tool_calls /= std::max(1, f.n);
+  }
+  return report;
+}
+
+double mean_of(const std::vector<double>& x) {
+  double s = 0;
+  for (double v : x) s += v;
+  return x.empty() ? 0 : s / static_cast<double>(x.size());
+}
+
+double std_of(const std::vector<double>& x) {
+  const double m = mean_of(x);
+  double s = 0;
+  for (double v : x) s += (v - m) * (v - m);
+  return x.empty() ? 0 : std::sqrt(s / static_cast<double>(x.size()));
+}
+
+// What the step measured about its rollouts, for the steps table.
+void add_rollout_metrics(const std::vector<RolloutRecord>& records,
+                         const std::vector<Rollout>& rollouts, StepMetrics& m) {
+  std::vector<double> rewards;
+  std::map<std::string, std::vector<double>> by_reward;
+  std::map<std::string, std::pair<double, double>> by_family;  // correct, n
+  double correct = 0, tokens = 0, thinking = 0, calls = 0, failed = 0, truncated = 0, entropy = 0;
+  for (size_t i = 0; i < records.size(); ++i) {
+    const RolloutRecord& r = records[i];
+    rewards.push_back(r.reward);
+    for (const auto& [name, score] : r.rewards) by_reward[name].push_back(score);
+    correct += r.correct;
+    by_family[r.family].first += r.correct;
+    by_family[r.family].second += 1;
+    tokens += r.completion_tokens;
+    thinking += r.thinking_tokens;
+    calls += static_cast<double>(r.tool_calls.size());
+    for (const auto& call : r.tool_calls) failed += call.status != "ok";
+    truncated += r.finish_reason != "end";
+    entropy += rollouts[i].entropy;
+  }
+  const double n = std::max<double>(1, static_cast<double>(records.size()));
+  m.values["reward_mean"] = mean_of(rewards);
+  m.values["reward_std"] = std_of(rewards);
+  for (const auto& [name, scores] : by_reward) m.values["reward/" + name] = mean_of(scores);
+  m.values["accuracy"] = correct / n;
+  for (const auto& [family, counts] : by_family) {
+    m.values["accuracy/" + family] = counts.first / counts.second;
+  }
+  m.values["response_tokens"] = tokens / n;
+  m.values["thinking_tokens"] = thinking / n;
+  m.values["tool_calls_per_rollout"] = calls / n;
+  m.values["tool_error_rate"] = calls > 0 ? failed / calls : 0;
+  m.values["truncation_rate"] = truncated / n;
+  m.values["entropy"] = entropy / n;
+}
+
+class RlStage {
+ public:
+  RlStage(const Config& config, const std::filesystem::path& run_folder)
+      : config_(config),
+        folder_(run_folder / "rl"),
+        settings_(rl_settings(config)),
+        init_(start_checkpoint(config, run_folder)),
+        base_(load_checkpoint(init_, false)),
+        tokenizer_(load_checkpoint_tokenizer(init_)),
+        task_settings_(task_settings(config)),
+        generator_(task_settings_.sources),
+        seed_(static_cast<uint64_t>(config.get_int("run.seed"))),
+        mixture_(generator_, task_settings_.weights, task_settings_.difficulty, seed_),
+        held_out_mixture_(generator_, task_settings_.weights, task_settings_.difficulty, seed_),
+        curriculum_(difficulty_options(config), task_settings_.difficulty),
+        adaptive_(config.get_bool("rl.curriculum.adaptive")),
+        tools_(task_tools(config, generator_.lookup_world())),
+        rewards_(parse_reward_specs(config.get_tables("rl.rewards"),
+                                    config.get_tables_source("rl.rewards"))),
+        database_(run_folder / "rollouts.db") {
+    TrainingCadence cadence;
+    cadence.total_steps =
+        static_cast<int64_t>(settings_.steps) * settings_.iterations * settings_.minibatches;
+    session_ = std::make_unique<TrainingSession>(config, "rl", base_.config, folder_,
+                                                 config.get_float("rl.lr"),
+                                                 config.get_int("rl.warmup_steps"), cadence);
+    if (session_->resume()) {
+      const nlohmann::json& extra = session_->state().extra;
+      curriculum_ =
+          DifficultyController::from_json(difficulty_options(config), extra.at("curriculum"));
+      before_ = held_out_report_from_json(extra.at("held_out_before"));
+    } else {
+      session_->model().set_params(base_.params);
+      fmt::print("rl: starting from {}\n", init_.string());
+    }
+    apply_curriculum();
+    if (settings_.grpo.kl_beta > 0) {
+      reference_ = std::make_unique<Model<float>>(session_->backend(), base_.config);
+      reference_->set_params(base_.params);
+    }
+  }
+
+  RlSummary run(int64_t stop_at_step) {
+    const auto summary_file = folder_ / "summary.json";
+    if (session_->state().step >= settings_.steps && std::filesystem::exists(summary_file)) {
+      fmt::print("rl: all {} steps done; kept\n", settings_.steps);
+      return read_rl_summary(summary_file);
+    }
+    RolloutStore store =
+        RolloutStore::open(database_, config_.get_string("run.name"), config_.to_toml());
+    ModelDecoder decoder(session_->model());
+    Engine engine(decoder, tokenizer_, tool_caller(tools_));
+    if (!before_) {
+      StepOutput out;
+      before_ = evaluate(engine, 0, out);
+      store.write_step(0, std::move(out.records), out.metrics);
+    }
+    const int64_t end =
+        stop_at_step > 0 ? std::min<int64_t>(stop_at_step, settings_.steps) : settings_.steps;
+    HeldOutReport after = *before_;
+    while (session_->state().step < end) {
+      const int64_t step = session_->state().step + 1;
+      StepOutput out = train_step(engine, step);
+      if (step % settings_.eval_every == 0 || step == settings_.steps) {
+        after = evaluate(engine, step, out);
+      }
+      const auto log_start = Clock::now();
+      print_step(step, out.metrics);
+      std::ofstream(folder_ / "metrics.jsonl", std::ios::app)
+          << nlohmann::json({{"step", step}, {"split", "train"}, {"metrics", out.metrics.values}})
+                 .dump()
+          << "\n";
+      store.write_step(step, std::move(out.records), out.metrics);
+      last_log_seconds_ = seconds_since(log_start);
+      session_->mutable_state().step = step;
+      if (step % settings_.checkpoint_every == 0 || step == end) checkpoint(store);
+    }
+    store.flush();
+    RlSummary summary{*before_, after, checkpoint_path(folder_ / "checkpoints", end), database_};
+    if (session_->state().step >= settings_.steps) {
+      write_file_atomically(summary_file, to_json(summary).dump(2) + "\n");
+      fmt::print("rl: {}", format_rl_summary(summary));
+    }
+    return summary;
+  }
+
+ private:
+  static std::filesystem::path start_checkpoint(const Config& config,
+                                                const std::filesystem::path& run_folder) {
+    const std::string init = config.get_string("rl.init");
+    if (!init.empty()) return init;
+    const auto latest = latest_checkpoint(run_folder / "sft" / "checkpoints");
+    if (!latest) {
+      throw Error(fmt::format("no SFT checkpoint in `{}`; run the `sft` stage first or set rl.init",
+                              (run_folder / "sft" / "checkpoints").string()));
+    }
+    return *latest;
+  }
+
+  void apply_curriculum() {
+    for (Family family : kFamilies) mixture_.set_difficulty(family, curriculum_.level(family));
+  }
+
+  // Generates and scores one round of prompts: records carry rewards.
+  struct Round {
+    PromptSet prompts;
+    std::vector<Rollout> rollouts;
+    std::vector<RolloutRecord> records;
+  };
+
+  Round generate_round(Engine& engine, int64_t step, int round, Clock::duration& generate_time,
+                       Clock::duration& reward_time) {
+    const uint64_t first = (static_cast<uint64_t>(step - 1) * (settings_.max_refills + 1) +
+                            static_cast<uint64_t>(round)) *
+                           static_cast<uint64_t>(settings_.prompts);
+    std::vector<Task> tasks;
+    for (int i = 0; i < settings_.prompts; ++i) {
+      tasks.push_back(mixture_.sample(Split::kTrain, first + static_cast<uint64_t>(i)));
+    }
+    Round r{render_prompts(tokenizer_, std::move(tasks)), {}, {}};
+    GenerationOptions options = settings_.generation;
+    options.seed =
+        mix(seed_ ^ mix(static_cast<uint64_t>(step) * 64 + static_cast<uint64_t>(round)));
+    auto start = Clock::now();
+    r.rollouts = engine.generate(r.prompts.prompts, settings_.group, options);
+    generate_time += Clock::now() - start;
+    start = Clock::now();
+    for (size_t i = 0; i < r.rollouts.size(); ++i) {
+      const Task& task = r.prompts.tasks[i / settings_.group];
+      RolloutRecord record = rollout_record(task, r.rollouts[i], step, "train", "");
+      const RewardBreakdown reward = rewards_.score(task, task.prompt, r.rollouts[i]);
+      record.reward = reward.total;
+      record.rewards = reward.scores;
+      if (!settings_.store_tokens) {
+        record.token_ids.clear();
+        record.logprobs.clear();
+      }
+      r.records.push_back(std::move(record));
+    }
+    reward_time += Clock::now() - start;
+    return r;
+  }
+
+  // A step's rows and metrics, written together (one transaction).
+  struct StepOutput {
+    std::vector<RolloutRecord> records;
+    StepMetrics metrics;
+  };
+
+  StepOutput train_step(Engine& engine, int64_t step) {
+    const auto step_start = Clock::now();
+    Clock::duration generate_time{}, reward_time{};
+    std::vector<Round> rounds;
+    // The groups trained on: (round, group) pairs.
+    std::vector<std::pair<size_t, int>> kept;
+    int zero_variance = 0, groups = 0;
+    for (int round = 0; round <= settings_.max_refills; ++round) {
+      rounds.push_back(generate_round(engine, step, round, generate_time, reward_time));
+      const Round& r = rounds.back();
+      std::vector<double> totals;
+      for (const auto& record : r.records) totals.push_back(record.reward);
+      const std::vector<bool> informative = informative_groups(totals, settings_.group);
+      for (int g = 0; g < settings_.prompts; ++g) {
+        ++groups;
+        zero_variance += !informative[g];
+        const bool keep = !settings_.dynamic_sampling || informative[g];
+        if (keep && static_cast<int>(kept.size()) < settings_.prompts) {
+          kept.emplace_back(rounds.size() - 1, g);
+        }
+      }
+      if (!settings_.dynamic_sampling || static_cast<int>(kept.size()) >= settings_.prompts) break;
+    }
+
+    // Advantages over the kept groups, written back into their records.
+    std::vector<double> rewards;
+    for (const auto& [round, g] : kept) {
+      for (int s = 0; s < settings_.group; ++s) {
+        rewards.push_back(
+            rounds[round].records[static_cast<size_t>(g) * settings_.group + s].reward);
+      }
+    }
+    const std::vector<double> advantages =
+        group_advantages(rewards, settings_.group, settings_.scale);
+    std::vector<PolicySample> samples;
+    for (size_t k = 0; k < kept.size(); ++k) {
+      const auto& [round, g] = kept[k];
+      Round& r = rounds[round];
+      for (int s = 0; s < settings_.group; ++s) {
+        const size_t i = static_cast<size_t>(g) * settings_.group + s;
+        const double a = advantages[k * settings_.group + s];
+        r.records[i].advantage = a;
+        samples.push_back(policy_sample(r.prompts.prompts[g], r.rollouts[i], a));
+      }
+    }
+
+    const auto train_start = Clock::now();
+    StepMetrics metrics;
+    update(samples, metrics);
+    const double train_seconds = seconds_since(train_start);
+
+    // Curriculum, then the records and metrics of every rollout generated.
+    std::vector<RolloutRecord> records;
+    std::vector<Rollout> rollouts;
+    double tool_seconds = 0;
+    for (Round& r : rounds) {
+      for (size_t i = 0; i < r.records.size(); ++i) {
+        const Task& task = r.prompts.tasks[i / settings_.group];
+        if (adaptive_) {
+          if (auto change =
+                  curriculum_.record(task.family, task.difficulty, r.records[i].correct)) {
+            fmt::print("rl: {} difficulty {} -> {} (rolling accuracy {:.2f})\n",
+                       family_name(change->family), change->from, change->to, change->accuracy);
+          }
+        }
+        for (const auto& call : r.records[i].tool_calls) tool_seconds += call.latency_ms / 1000;
+        records.push_back(std::move(r.records[i]));
+        rollouts.push_back(std::move(r.rollouts[i]));
+      }
+    }
+    apply_curriculum();
+    add_rollout_metrics(records, rollouts, metrics);
+    double generated = 0;
+    for (const Rollout& r : rollouts) generated += static_cast<double>(r.ids.size());
+    const double generate_seconds = std::chrono::duration<double>(generate_time).count();
+    auto& v = metrics.values;
+    v["groups"] = groups;
+    v["groups_trained"] = static_cast<double>(kept.size());
+    v["zero_variance_groups"] = static_cast<double>(zero_variance) / groups;
+    for (Family family : kFamilies) {
+      if (task_settings_.weights[static_cast<int>(family)] > 0) {
+        v[fmt::format("difficulty/{}", family_name(family))] = curriculum_.level(family);
+      }
+    }
+    v["time_generate"] = generate_seconds;
+    v["time_tools"] = tool_seconds;
+    v["time_reward"] = std::chrono::duration<double>(reward_time).count();
+    v["time_train"] = train_seconds;
+    v["tokens_per_s"] = generated / std::max(generate_seconds, 1e-9);
+    // A step's own logging happens after its row is built: the row shows the previous step's.
+    v["time_log"] = last_log_seconds_;
+    metrics.seconds = seconds_since(step_start);
+    return StepOutput{std::move(records), std::move(metrics)};
+  }
+
+  // rl.iterations passes of rl.minibatches optimizer steps over `samples`.
+  void update(const std::vector<PolicySample>& samples, StepMetrics& metrics) {
+    auto& v = metrics.values;
+    if (samples.empty()) {
+      fmt::print("rl: no group had a reward spread; no update this step\n");
+      v["loss"] = 0;
+      return;
+    }
+    const int micro = settings_.micro_batch;
+    Model<float>& model = session_->model();
+    std::vector<std::vector<float>> old, ref;
+    if (settings_.iterations > 1 || settings_.minibatches > 1) {
+      old = completion_logprobs(model, samples, micro);
+    }
+    if (reference_) ref = completion_logprobs(*reference_, samples, micro);
+    // Mini-batch mb takes groups [mb·K/M, (mb+1)·K/M) of the K trained on.
+    const size_t group = static_cast<size_t>(settings_.group);
+    const size_t groups = samples.size() / group;
+    const auto minibatches = static_cast<size_t>(settings_.minibatches);
+    double loss = 0, clip = 0, kl = 0, grad_norm = 0, lr = 0;
+    int updates = 0, skipped = 0;
+    for (int it = 0; it < settings_.iterations; ++it) {
+      for (size_t mb = 0; mb < minibatches; ++mb) {
+        const size_t begin = mb * groups / minibatches * group;
+        const size_t count = (mb + 1) * groups / minibatches * group - begin;
+        if (count == 0) continue;
+        const std::span<const PolicySample> part(samples.data() + begin, count);
+        auto part_of = [&](const std::vector<std::vector<float>>& all) {
+          return all.empty() ? std::span<const std::vector<float>>()
+                             : std::span<const std::vector<float>>(all.data() + begin, count);
+        };
+        model.zero_grad();
+        const GrpoUpdateStats stats = accumulate_grpo_gradients(
+            model, part, part_of(old), part_of(ref), settings_.grpo, micro);
+        lr = session_->learning_rate(session_->optimizer_steps());
+        if (!std::isfinite(stats.loss)) {
+          ++skipped;
+          continue;
+        }
+        grad_norm = session_->optimizer_step(lr);
+        loss += stats.loss;
+        clip += stats.clip_fraction;
+        kl += stats.kl;
+        ++updates;
+      }
+    }
+    if (skipped > 0) fmt::print("rl: {} updates skipped: non-finite loss\n", skipped);
+    const double n = std::max(1, updates);
+    v["loss"] = loss / n;
+    v["clip_fraction"] = clip / n;
+    v["kl"] = kl / n;
+    v["grad_norm"] = grad_norm;
+    v["lr"] = lr;
+    v["skipped_updates"] = skipped;
+  }
+
+  void print_step(int64_t step, const StepMetrics& m) {
+    if (step % settings_.log_every != 0 && step != settings_.steps) return;
+    const auto& v = m.values;
+    auto at = [&](const std::string& key) {
+      const auto it = v.find(key);
+      return it == v.end() ? 0.0 : it->second;
+    };
+    std::string levels;
+    for (Family family : kFamilies) {
+      const auto it = v.find(fmt::format("difficulty/{}", family_name(family)));
+      if (it != v.end()) levels += fmt::format(" {}:{}", family_name(family), it->second);
+    }
+    fmt::print(
+        "rl step {:>4}/{} | reward {:.3f}±{:.3f} | acc {:.3f} | loss {:+.4f} | kl {:.4f} | "
+        "clip {:.3f} | ent {:.2f} | len {:.0f} (think {:.0f}) | tools {:.2f} (err {:.2f}) | "
+        "trunc {:.2f} | flat groups {:.2f} | level{} | gen {:.1f}s train {:.1f}s | {:.0f} tok/s\n",
+        step, settings_.steps, at("reward_mean"), at("reward_std"), at("accuracy"), at("loss"),
+        at("kl"), at("clip_fraction"), at("entropy"), at("response_tokens"), at("thinking_tokens"),
+        at("tool_calls_per_rollout"), at("tool_error_rate"), at("truncation_rate"),
+        at("zero_variance_groups"), levels, at("time_generate"), at("time_train"),
+        at("tokens_per_s"));
+  }
+
+  // The held-out set, greedy, one answer each; its rows join `out` (step `step`).
+  HeldOutReport evaluate(Engine& engine, int64_t step, StepOutput& out) {
+    std::vector<Task> tasks;
+    for (int64_t i = 0; i < settings_.eval_prompts; ++i) {
+      tasks.push_back(held_out_mixture_.sample(Split::kEval, static_cast<uint64_t>(i)));
+    }
+    const PromptSet set = render_prompts(tokenizer_, std::move(tasks));
+    GenerationOptions options = settings_.generation;
+    options.sampler.temperature = 0;
+    options.seed = seed_;
+    const auto start = Clock::now();
+    const std::vector<Rollout> rollouts = engine.generate(set.prompts, 1, options);
+    std::vector<RolloutRecord> records;
+    for (size_t i = 0; i < rollouts.size(); ++i) {
+      out.records.push_back(rollout_record(set.tasks[i], rollouts[i], step, "eval", kHeldOut));
+      if (!settings_.store_tokens) {
+        out.records.back().token_ids.clear();
+        out.records.back().logprobs.clear();
+      }
+      records.push_back(out.records.back());
+    }
+    const HeldOutReport report = held_out_report(step, records);
+    const FamilyReport& all = report.families.back();
+    out.metrics.values["heldout_accuracy"] = all.accuracy();
+    fmt::print("rl step {:>4}/{} | held-out accuracy {:.3f} ({} of {}) in {:.1f} s\n", step,
+               settings_.steps, all.accuracy(), all.correct, all.n, seconds_since(start));
+    return report;
+  }
+
+  void checkpoint(RolloutStore& store) {
+    store.flush();  // the database holds every step the checkpoint has seen
+    nlohmann::json& extra = session_->mutable_state().extra;
+    extra["curriculum"] = curriculum_.to_json();
+    extra["held_out_before"] = to_json(*before_);
+    session_->save(tokenizer_);
+  }
+
+  const Config& config_;
+  std::filesystem::path folder_;
+  RlSettings settings_;
+  std::filesystem::path init_;
+  Checkpoint base_;
+  Tokenizer tokenizer_;
+  TaskSettings task_settings_;
+  TaskGenerator generator_;
+  uint64_t seed_;
+  TaskMixture mixture_, held_out_mixture_;
+  DifficultyController curriculum_;
+  bool adaptive_;
+  ToolRegistry tools_;
+  RewardSet rewards_;
+  std::filesystem::path database_;
+  std::unique_ptr<TrainingSession> session_;
+  std::unique_ptr<Model<float>> reference_;
+  std::optional<HeldOutReport> before_;
+  double last_log_seconds_ = 0;
+};
+
+}  // namespace
+
+RlSummary run_rl(const Config& config, const std::filesystem::path& run_folder,
+                 int64_t stop_at_step) {
+  RlStage stage(config, run_folder);
+  return stage.run(stop_at_step);
+}
+
+}  // namespace ponder
