@@ -32,6 +32,7 @@ double seconds_since(Clock::time_point start) {
 }
 
 constexpr const char* kHeldOut = "rl_heldout";
+constexpr const char* kDirect = "rl_heldout_direct";
 
 // The RL keys as the loop uses them.
 struct RlSettings {
@@ -212,6 +213,7 @@ class RlStage {
       curriculum_ =
           DifficultyController::from_json(difficulty_options(config), extra.at("curriculum"));
       before_ = held_out_report_from_json(extra.at("held_out_before"));
+      direct_ = held_out_report_from_json(extra.at("held_out_direct"));
     } else {
       session_->model().set_params(base_.params);
       fmt::print("rl: starting from {}\n", init_.string());
@@ -236,6 +238,7 @@ class RlStage {
     if (!before_) {
       StepOutput out;
       before_ = evaluate(engine, 0, out);
+      direct_ = evaluate(engine, 0, out, /*direct=*/true);
       store.write_step(0, std::move(out.records), out.metrics);
     }
     const int64_t end =
@@ -259,7 +262,8 @@ class RlStage {
       if (step % settings_.checkpoint_every == 0 || step == end) checkpoint(store);
     }
     store.flush();
-    RlSummary summary{*before_, after, checkpoint_path(folder_ / "checkpoints", end), database_};
+    RlSummary summary{*before_, after, direct_, checkpoint_path(folder_ / "checkpoints", end),
+                      database_};
     if (session_->state().step >= settings_.steps) {
       write_file_atomically(summary_file, to_json(summary).dump(2) + "\n");
       fmt::print("rl: {}", format_rl_summary(summary));
@@ -504,21 +508,30 @@ class RlStage {
         at("tokens_per_s"));
   }
 
-  // The held-out set, greedy, one answer each; its rows join `out` (step `step`).
-  HeldOutReport evaluate(Engine& engine, int64_t step, StepOutput& out) {
+  // The held-out set, greedy, one answer each; its rows join `out` (step
+  // `step`). `direct`: the no-tools, no-thinking baseline — the answer is
+  // forced to start right after the prompt.
+  HeldOutReport evaluate(Engine& engine, int64_t step, StepOutput& out, bool direct = false) {
     std::vector<Task> tasks;
     for (int64_t i = 0; i < settings_.eval_prompts; ++i) {
       tasks.push_back(held_out_mixture_.sample(Split::kEval, static_cast<uint64_t>(i)));
     }
-    const PromptSet set = render_prompts(tokenizer_, std::move(tasks));
+    PromptSet set = render_prompts(tokenizer_, std::move(tasks));
+    const TokenId answer = tokenizer_.special_id(Special::kAnswerStart);
     GenerationOptions options = settings_.generation;
     options.sampler.temperature = 0;
     options.seed = seed_;
+    if (direct) {
+      options.tools = false;
+      for (auto& prompt : set.prompts) prompt.push_back(answer);
+    }
     const auto start = Clock::now();
-    const std::vector<Rollout> rollouts = engine.generate(set.prompts, 1, options);
+    std::vector<Rollout> rollouts = engine.generate(set.prompts, 1, options);
     std::vector<RolloutRecord> records;
     for (size_t i = 0; i < rollouts.size(); ++i) {
-      out.records.push_back(rollout_record(set.tasks[i], rollouts[i], step, "eval", kHeldOut));
+      if (direct) rollouts[i].text = std::string(tokenizer_.token_text(answer)) + rollouts[i].text;
+      out.records.push_back(
+          rollout_record(set.tasks[i], rollouts[i], step, "eval", direct ? kDirect : kHeldOut));
       if (!settings_.store_tokens) {
         out.records.back().token_ids.clear();
         out.records.back().logprobs.clear();
@@ -527,9 +540,10 @@ class RlStage {
     }
     const HeldOutReport report = held_out_report(step, records);
     const FamilyReport& all = report.families.back();
-    out.metrics.values["heldout_accuracy"] = all.accuracy();
-    fmt::print("rl step {:>4}/{} | held-out accuracy {:.3f} ({} of {}) in {:.1f} s\n", step,
-               settings_.steps, all.accuracy(), all.correct, all.n, seconds_since(start));
+    out.metrics.values[direct ? "heldout_direct_accuracy" : "heldout_accuracy"] = all.accuracy();
+    fmt::print("rl step {:>4}/{} | held-out accuracy{} {:.3f} ({} of {}) in {:.1f} s\n", step,
+               settings_.steps, direct ? ", direct answers" : "", all.accuracy(), all.correct,
+               all.n, seconds_since(start));
     return report;
   }
 
@@ -538,6 +552,7 @@ class RlStage {
     nlohmann::json& extra = session_->mutable_state().extra;
     extra["curriculum"] = curriculum_.to_json();
     extra["held_out_before"] = to_json(*before_);
+    extra["held_out_direct"] = to_json(direct_);
     session_->save(tokenizer_);
   }
 
@@ -559,6 +574,7 @@ class RlStage {
   std::unique_ptr<TrainingSession> session_;
   std::unique_ptr<Model<float>> reference_;
   std::optional<HeldOutReport> before_;
+  HeldOutReport direct_;  // the no-tools, no-thinking baseline at step 0
   double last_log_seconds_ = 0;
 };
 

@@ -14,7 +14,10 @@
 //      transaction, and print one line.
 // Every rl.eval_every steps, and before the first, the policy answers a fixed
 // held-out set (eval split, the starting difficulty, greedy): those rollouts
-// go to the database as split "eval", benchmark "rl_heldout".
+// go to the database as split "eval", benchmark "rl_heldout". Before the
+// first step the same set is also answered directly (the answer forced right
+// after the prompt, no tools: benchmark "rl_heldout_direct"), the baseline
+// thinking and tools must beat.
 //
 // Determinism: the prompts and sampling seeds of step s are functions of
 // (run.seed, s); the checkpoint holds the model, AdamW, the curriculum and the
@@ -53,6 +56,7 @@ struct HeldOutReport {
 
 struct RlSummary {
   HeldOutReport before, after;
+  HeldOutReport direct;              // before RL, answering at once: no thinking, no tools
   std::filesystem::path checkpoint;  // the last one
   std::filesystem::path database;
 };
@@ -63,7 +67,8 @@ nlohmann::json to_json(const RlSummary& summary);
 // Throws ponder::Error naming `file` when it is missing or malformed.
 RlSummary read_rl_summary(const std::filesystem::path& file);
 
-// Before/after table: family, n, accuracy, thinking tokens, tool calls.
+// Before/after table: family, n, accuracy (and the direct baseline's),
+// thinking tokens, tool calls.
 std::string format_rl_summary(const RlSummary& summary);
 
 // Runs (or resumes) the RL stage in `run_folder`; with stop_at_step > 0,

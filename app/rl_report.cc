@@ -35,6 +35,7 @@ HeldOutReport held_out_report_from_json(const nlohmann::json& json) {
 nlohmann::json to_json(const RlSummary& summary) {
   return {{"before", to_json(summary.before)},
           {"after", to_json(summary.after)},
+          {"direct", to_json(summary.direct)},
           {"checkpoint", summary.checkpoint.string()},
           {"database", summary.database.string()}};
 }
@@ -47,6 +48,7 @@ RlSummary read_rl_summary(const std::filesystem::path& file) {
     RlSummary summary;
     summary.before = held_out_report_from_json(json.at("before"));
     summary.after = held_out_report_from_json(json.at("after"));
+    summary.direct = held_out_report_from_json(json.at("direct"));
     summary.checkpoint = json.at("checkpoint").get<std::string>();
     summary.database = json.at("database").get<std::string>();
     return summary;
@@ -57,20 +59,27 @@ RlSummary read_rl_summary(const std::filesystem::path& file) {
 }
 
 std::string format_rl_summary(const RlSummary& summary) {
-  std::string out = fmt::format(
-      "held-out accuracy, before RL (step {}) -> after (step {}):\n"
-      "  {:<10} {:>5} {:>17} {:>19} {:>19}\n",
-      summary.before.step, summary.after.step, "family", "n", "accuracy", "thinking tokens",
-      "tool calls");
-  for (const FamilyReport& after : summary.after.families) {
-    FamilyReport before;
-    for (const FamilyReport& b : summary.before.families) {
-      if (b.family == after.family) before = b;
+  auto find = [](const HeldOutReport& report, const std::string& family) {
+    for (const FamilyReport& f : report.families) {
+      if (f.family == family) return f;
     }
+    return FamilyReport{family};
+  };
+  std::string out = fmt::format(
+      "held-out accuracy, before RL (step {}) -> after (step {}); direct: answering at once "
+      "before RL (no thinking, no tools):\n"
+      "  {:<10} {:>5} {:>7} {:>17} {:>19} {:>19}\n",
+      summary.before.step, summary.after.step, "family", "n", "direct", "accuracy",
+      "thinking tokens", "tool calls");
+  for (const FamilyReport& after : summary.after.families) {
+    const FamilyReport before = find(summary.before, after.family);
+    const FamilyReport direct = find(summary.direct, after.family);
     out += fmt::format(
-        "  {:<10} {:>5} {:>7.1f}% -> {:>5.1f}% {:>8.1f} -> {:>7.1f} {:>8.2f} -> {:>7.2f}\n",
-        after.family, after.n, 100 * before.accuracy(), 100 * after.accuracy(),
-        before.thinking_tokens, after.thinking_tokens, before.tool_calls, after.tool_calls);
+        "  {:<10} {:>5} {:>6.1f}% {:>7.1f}% -> {:>5.1f}% {:>8.1f} -> {:>7.1f} {:>8.2f} -> "
+        "{:>7.2f}\n",
+        after.family, after.n, 100 * direct.accuracy(), 100 * before.accuracy(),
+        100 * after.accuracy(), before.thinking_tokens, after.thinking_tokens, before.tool_calls,
+        after.tool_calls);
   }
   out += fmt::format("  checkpoint: {}\n  rollouts:   {}\n", summary.checkpoint.string(),
                      summary.database.string());

@@ -78,11 +78,13 @@ TEST_F(RlPipeline, WritesTheExpectedRowsAndResumesExactly) {
   {
     const StoreReader reader = StoreReader::open(folder() / "rollouts.db");
     // Steps 0 (the held-out set before RL) to 4; 2 prompts x 3 samples per step;
-    // the held-out set (3 prompts) at steps 0, 2 and 4.
+    // the held-out set (3 prompts) at steps 0, 2 and 4, and answered directly at step 0.
     EXPECT_EQ(count_rows(reader, "SELECT COUNT(*) FROM steps"), 5);
     EXPECT_EQ(count_rows(reader, "SELECT COUNT(*) FROM rollouts WHERE split = 'train'"), 24);
-    EXPECT_EQ(count_rows(reader, "SELECT COUNT(*) FROM rollouts WHERE split = 'eval'"), 9);
+    EXPECT_EQ(count_rows(reader, "SELECT COUNT(*) FROM rollouts WHERE split = 'eval'"), 12);
     EXPECT_EQ(count_rows(reader, "SELECT COUNT(*) FROM evals WHERE benchmark = 'rl_heldout'"), 3);
+    EXPECT_EQ(
+        count_rows(reader, "SELECT COUNT(*) FROM evals WHERE benchmark = 'rl_heldout_direct'"), 1);
     const StoreSummary summary = reader.summary("t");
     ASSERT_EQ(summary.steps.size(), 4u);
     for (const auto& step : summary.steps) EXPECT_EQ(step.rollouts, 6);
