@@ -4,6 +4,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <fmt/format.h>
 
 #include "app/rl.h"
@@ -110,6 +112,59 @@ TEST_F(RlPipeline, WritesTheExpectedRowsAndResumesExactly) {
   // A finished stage is kept, not re-run.
   run_rl(config(), folder());
   EXPECT_EQ(load_checkpoint(folder() / "rl/checkpoints/step_00000004").params, unbroken.params);
+}
+
+double step_metric(const StoreReader& reader, int64_t step, const std::string& key) {
+  double value = NAN;
+  reader.query(
+      fmt::format("SELECT json_extract(metrics, '$.{}') FROM steps WHERE step = {}", key, step),
+      [](const auto&) {},
+      [&](const std::vector<SqlValue>& row) {
+        if (const auto* d = std::get_if<double>(&row.at(0))) value = *d;
+        if (const auto* i = std::get_if<int64_t>(&row.at(0))) value = *i;
+      });
+  return value;
+}
+
+// Dynamic sampling refills flat groups; several iterations and mini-batches
+// and a KL term all go through the same loop.
+TEST_F(RlPipeline, DynamicSamplingIterationsMinibatchesAndKl) {
+  // A reward some groups vary on (lengths differ when a sample ends early), and
+  // one no group varies on.
+  const std::vector<std::string> informative = {"rl.steps=2",
+                                                "rl.dynamic_sampling=true",
+                                                "rl.max_refills=2",
+                                                "rl.iterations=2",
+                                                "rl.minibatches=2",
+                                                "rl.kl_beta=0.1",
+                                                "rl.rewards=[{name=\"length\", weight=0.01}]"};
+  run_stages(config(informative));
+  {
+    const StoreReader reader = StoreReader::open(folder() / "rollouts.db");
+    for (int64_t step : {1, 2}) {
+      const double groups = step_metric(reader, step, "groups");
+      const double trained = step_metric(reader, step, "groups_trained");
+      // Rounds of 2 prompts until 2 groups with a spread are found, 3 rounds at most.
+      EXPECT_TRUE(groups == 2 || groups == 4 || groups == 6) << step;
+      EXPECT_TRUE(trained == 2 || (groups == 6 && trained < 2)) << step;
+      EXPECT_EQ(count_rows(reader, fmt::format("SELECT COUNT(*) FROM rollouts WHERE step = {} "
+                                               "AND split = 'train'",
+                                               step)),
+                groups * 3);
+      if (trained > 0) EXPECT_GT(step_metric(reader, step, "kl"), 0) << step;
+      EXPECT_GE(step_metric(reader, step, "clip_fraction"), 0) << step;
+    }
+  }
+  std::filesystem::remove_all(folder() / "rl");
+  std::filesystem::remove(folder() / "rollouts.db");
+  std::vector<std::string> flat = informative;
+  flat.back() = "rl.rewards=[{name=\"correct\", weight=0}]";  // always 0: every group flat
+  run_stages(config(flat), {"rl", "rl", 0});
+  const StoreReader reader = StoreReader::open(folder() / "rollouts.db");
+  EXPECT_EQ(step_metric(reader, 1, "groups"), 6);  // the first round and two refills
+  EXPECT_EQ(step_metric(reader, 1, "groups_trained"), 0);
+  EXPECT_EQ(step_metric(reader, 1, "zero_variance_groups"), 1);
+  EXPECT_EQ(count_rows(reader, "SELECT COUNT(*) FROM rollouts WHERE step = 1"), 18);
 }
 
 TEST_F(RlPipeline, StageSelectionErrorsNameTheStages) {
