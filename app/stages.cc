@@ -39,6 +39,23 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 // naming the first setting that differs, rather than train on stale files.
 constexpr const char* kInputsFile = "inputs.toml";
 
+// Throws when the settings recorded in `record` differ from `now`, naming
+// the first line that differs and its section.
+void require_same_settings(const std::string& recorded, const std::string& now,
+                           const std::filesystem::path& output, const char* stage) {
+  if (recorded == now) return;
+  std::istringstream a(recorded), b(now);
+  std::string line_a, line_b, section;
+  while (std::getline(a, line_a) && std::getline(b, line_b)) {
+    if (line_a.starts_with("[")) section = line_a.substr(1, line_a.size() - 2);
+    if (line_a != line_b) break;
+  }
+  throw Error(
+      fmt::format("{}: `{}` was made with other settings ({}: `{}` there, `{}` now); "
+                  "delete it or choose another run.name",
+                  stage, output.string(), section, line_a, line_b));
+}
+
 // True when `output` exists and was made with `keys` as `config` has them.
 bool keep_output(const Config& config, const std::vector<std::string>& keys,
                  const std::filesystem::path& output, const char* stage) {
@@ -49,22 +66,50 @@ bool keep_output(const Config& config, const std::vector<std::string>& keys,
                     "delete it to rebuild it",
                     stage, output.string(), kInputsFile));
   }
-  const std::string recorded = read_text_file(output / kInputsFile);
-  const std::string now = config.to_toml(keys);
-  if (recorded != now) {
-    std::istringstream a(recorded), b(now);
-    std::string line_a, line_b, section;
-    while (std::getline(a, line_a) && std::getline(b, line_b)) {
-      if (line_a.starts_with("[")) section = line_a.substr(1, line_a.size() - 2);
-      if (line_a != line_b) break;
-    }
-    throw Error(
-        fmt::format("{}: `{}` was made with other settings ({}: `{}` there, `{}` now); "
-                    "delete it or choose another run.name",
-                    stage, output.string(), section, line_a, line_b));
-  }
+  require_same_settings(read_text_file(output / kInputsFile), config.to_toml(keys), output, stage);
   fmt::print("{}: {} was made with these settings; kept\n", stage, output.string());
   return true;
+}
+
+// The settings a training stage's result depends on: every key of the
+// sections it and the stages before it read, but not the ones that only say
+// how often to log, evaluate or checkpoint. A training stage records them in
+// its folder (training_record) and refuses to resume or keep a result made
+// with others.
+std::vector<std::string> training_keys(const std::string& stage) {
+  std::vector<std::string> sections = {"run.seed", "tokenizer", "data",    "corpus",
+                                       "model",    "optim",     "pretrain"};
+  if (stage == "sft" || stage == "rl") {
+    sections.insert(sections.end(), {"tasks", "tools", "sft"});
+  }
+  if (stage == "rl") sections.emplace_back("rl");
+  static const std::vector<std::string_view> kReporting = {
+      "log_every", "eval_every", "eval_batches", "checkpoint_every", "eval_prompts"};
+  std::vector<std::string> keys;
+  for (const KeySpec& key : config_schema().keys) {
+    const bool in_stage = std::any_of(sections.begin(), sections.end(), [&](const auto& s) {
+      return key.name == s || key.name.starts_with(s + ".");
+    });
+    if (in_stage &&
+        std::find(kReporting.begin(), kReporting.end(), key.leaf()) == kReporting.end()) {
+      keys.push_back(key.name);
+    }
+  }
+  return keys;
+}
+
+// Checks a training stage's output folder against its recorded settings,
+// writing the record when there is none (a fresh stage, or one made before
+// records existed).
+void training_record(const Config& config, const std::string& stage,
+                     const std::filesystem::path& output) {
+  const std::string now = config.to_toml(training_keys(stage));
+  const auto record = output / kInputsFile;
+  if (std::filesystem::exists(record)) {
+    require_same_settings(read_text_file(record), now, output, stage.c_str());
+  } else {
+    write_file_atomically(record, now);
+  }
 }
 
 void run_tokenizer_stage(const Config& config, const std::filesystem::path& folder) {
@@ -281,10 +326,13 @@ void run_stages(const Config& config, const StageRange& range) {
     } else if (stage == "corpus") {
       run_corpus_stage(config, folder);
     } else if (stage == "pretrain") {
+      training_record(config, stage, folder / "checkpoints");
       run_pretrain(config, folder, stop_at);
     } else if (stage == "sft") {
+      training_record(config, stage, folder / "sft");
       run_sft(config, folder, stop_at);
     } else if (stage == "rl") {
+      training_record(config, stage, folder / "rl");
       run_rl(config, folder, stop_at);
     } else {
       // The schema's choices list every stage; reaching this is a programming error.

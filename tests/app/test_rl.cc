@@ -109,9 +109,22 @@ TEST_F(RlPipeline, WritesTheExpectedRowsAndResumesExactly) {
   EXPECT_EQ(resumed.state.extra.at("curriculum"), unbroken.state.extra.at("curriculum"));
   EXPECT_EQ(resumed_rows, completions(folder() / "rollouts.db"));
 
-  // A finished stage is kept, not re-run.
-  run_rl(config(), folder());
+  // A finished stage is kept, not re-run, when only reporting keys changed...
+  run_stages(config({"rl.log_every=2", "rl.eval_prompts=5"}), {"rl", "rl", 0});
   EXPECT_EQ(load_checkpoint(folder() / "rl/checkpoints/step_00000004").params, unbroken.params);
+  // ... and a changed setting is refused, naming it, rather than resumed or kept.
+  try {
+    run_stages(config({"rl.lr=2e-3"}), {"rl", "rl", 0});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("rl: `lr = 0.001` there, `lr = 0.002` now"));
+  }
+  try {
+    run_stages(config({"sft.lr=2e-3"}), {"rl", "rl", 0});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("sft: `lr = 0.001` there, `lr = 0.002` now"));
+  }
 }
 
 double step_metric(const StoreReader& reader, int64_t step, const std::string& key) {
