@@ -68,6 +68,32 @@ TEST(GrpoAggregation, NormalisesAsEachModeSays) {
   EXPECT_FLOAT_EQ(w[1][2], 1.0f / 16);
 }
 
+// Micro-batches of one mini-batch: with the mini-batch's totals, each part's
+// weights equal the whole batch's, so the gradients add up to the batch's.
+TEST(GrpoAggregation, PartsOfABatchNormaliseByTheWholeBatch) {
+  const std::vector<float> a2 = {0, 0}, a4 = {0, 0, 0, 0};
+  const std::vector<uint8_t> m2 = {1, 1}, m4 = {1, 0, 1, 1};
+  const std::vector<GrpoSequence> seqs = {{a2, a2, {}, m2, 1.0, false},
+                                          {a4, a4, {}, m4, -0.5, false}};
+  GrpoBatchTotals totals;
+  totals.sequences = 2;
+  totals.tokens = counted_tokens(m2, false, GrpoConfig{}) + counted_tokens(m4, false, GrpoConfig{});
+  EXPECT_EQ(totals.tokens, 5);
+  for (auto mode : {LossAggregation::kGrpo, LossAggregation::kDapo, LossAggregation::kDrGrpo}) {
+    GrpoConfig config;
+    config.aggregation = mode;
+    const GrpoWeights whole = grpo_token_weights(seqs, config);
+    const GrpoWeights first = grpo_token_weights(std::span(seqs).first(1), config, totals);
+    const GrpoWeights second = grpo_token_weights(std::span(seqs).last(1), config, totals);
+    EXPECT_EQ(first.weights[0], whole.weights[0]);
+    EXPECT_EQ(second.weights[0], whole.weights[1]);
+    EXPECT_NEAR(first.loss + second.loss, whole.loss, 1e-12);
+  }
+  GrpoConfig masked;
+  masked.mask_truncated = true;
+  EXPECT_EQ(counted_tokens(m4, true, masked), 0);
+}
+
 TEST(GrpoMasking, ToolResultsAndTruncatedSequencesAreNeverTrained) {
   const std::vector<float> lp = {0, 0, 0, 0};
   const std::vector<uint8_t> mask = {1, 0, 0, 1};  // tokens 1, 2: a forced tool result
