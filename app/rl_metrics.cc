@@ -1,13 +1,90 @@
-// The RL stage's held-out reports and summary: JSON in and out, and the
-// before/after table the pipeline prints.
+#include <algorithm>
+#include <cmath>
 #include <fstream>
+#include <map>
 
 #include <fmt/format.h>
 
-#include "app/rl.h"
+#include "app/rl_metrics.h"
 #include "policy/error.h"
 
 namespace ponder {
+namespace {
+
+double mean_of(const std::vector<double>& x) {
+  double s = 0;
+  for (double v : x) s += v;
+  return x.empty() ? 0 : s / static_cast<double>(x.size());
+}
+
+double std_of(const std::vector<double>& x) {
+  const double m = mean_of(x);
+  double s = 0;
+  for (double v : x) s += (v - m) * (v - m);
+  return x.empty() ? 0 : std::sqrt(s / static_cast<double>(x.size()));
+}
+
+}  // namespace
+
+HeldOutReport held_out_report(int64_t step, const std::vector<RolloutRecord>& records) {
+  std::map<std::string, FamilyReport> by_family;
+  FamilyReport all{"all"};
+  for (const RolloutRecord& r : records) {
+    for (FamilyReport* f : {&by_family[r.family], &all}) {
+      f->n += 1;
+      f->correct += r.correct;
+      f->thinking_tokens += r.thinking_tokens;
+      f->tool_calls += static_cast<double>(r.tool_calls.size());
+    }
+  }
+  HeldOutReport report{step, {}};
+  for (auto& [name, f] : by_family) {
+    f.family = name;
+    report.families.push_back(f);
+  }
+  report.families.push_back(all);
+  for (FamilyReport& f : report.families) {
+    f.thinking_tokens /= std::max(1, f.n);
+    f.tool_calls /= std::max(1, f.n);
+  }
+  return report;
+}
+
+void add_rollout_metrics(const std::vector<RolloutRecord>& records,
+                         const std::vector<Rollout>& rollouts, StepMetrics& m) {
+  std::vector<double> rewards;
+  std::map<std::string, std::vector<double>> by_reward;
+  std::map<std::string, std::pair<double, double>> by_family;  // correct, n
+  double correct = 0, tokens = 0, thinking = 0, calls = 0, failed = 0, truncated = 0, entropy = 0;
+  for (size_t i = 0; i < records.size(); ++i) {
+    const RolloutRecord& r = records[i];
+    rewards.push_back(r.reward);
+    for (const auto& [name, score] : r.rewards) by_reward[name].push_back(score);
+    correct += r.correct;
+    by_family[r.family].first += r.correct;
+    by_family[r.family].second += 1;
+    tokens += r.completion_tokens;
+    thinking += r.thinking_tokens;
+    calls += static_cast<double>(r.tool_calls.size());
+    for (const auto& call : r.tool_calls) failed += call.status != "ok";
+    truncated += r.finish_reason != "end";
+    entropy += rollouts[i].entropy;
+  }
+  const double n = std::max<double>(1, static_cast<double>(records.size()));
+  m.values["reward_mean"] = mean_of(rewards);
+  m.values["reward_std"] = std_of(rewards);
+  for (const auto& [name, scores] : by_reward) m.values["reward/" + name] = mean_of(scores);
+  m.values["accuracy"] = correct / n;
+  for (const auto& [family, counts] : by_family) {
+    m.values["accuracy/" + family] = counts.first / counts.second;
+  }
+  m.values["response_tokens"] = tokens / n;
+  m.values["thinking_tokens"] = thinking / n;
+  m.values["tool_calls_per_rollout"] = calls / n;
+  m.values["tool_error_rate"] = calls > 0 ? failed / calls : 0;
+  m.values["truncation_rate"] = truncated / n;
+  m.values["entropy"] = entropy / n;
+}
 
 nlohmann::json to_json(const HeldOutReport& report) {
   nlohmann::json families = nlohmann::json::array();
