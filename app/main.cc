@@ -18,6 +18,7 @@
 #include "app/inspect_commands.h"
 #include "app/pretrain.h"
 #include "app/records.h"
+#include "app/report.h"
 #include "app/sample.h"
 #include "app/stages.h"
 #include "app/task_tools.h"
@@ -161,6 +162,21 @@ void add_sample(CLI::App& app) {
         "\"accuracy\": {:.4f}, \"tool_calls\": {}, \"mean_response_tokens\": {:.2f}}}\n",
         *family, r.n, options->direct, static_cast<double>(r.well_formed) / r.n,
         static_cast<double>(r.correct) / r.n, r.tool_calls, r.mean_response_tokens);
+  });
+}
+
+void add_report(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "report", "write a run's self-contained HTML report: timings, charts, example rollouts");
+  auto run_dir = std::make_shared<std::string>();
+  auto out = std::make_shared<std::string>();
+  cmd->add_option("run_dir,--run-dir", *run_dir, "run folder (<run.out_dir>/<run.name>)")
+      ->required();
+  cmd->add_option("--out", *out, "the HTML file to write (default: RUN_DIR/report.html)");
+  cmd->callback([=] {
+    const std::filesystem::path file = write_report(*run_dir, *out);
+    fmt::print("wrote {} ({:.0f} KB)\n", file.string(),
+               static_cast<double>(std::filesystem::file_size(file)) / 1024);
   });
 }
 
@@ -309,6 +325,7 @@ int main(int argc, char** argv) {
   ponder::add_tasks_commands(app);
   ponder::add_tools_commands(app);
   ponder::add_inspect_commands(app);
+  ponder::add_report(app);
   ponder::add_config(app);
   ponder::add_tokenizer(app);
   ponder::add_data(app);

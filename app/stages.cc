@@ -11,6 +11,7 @@
 #include "app/corpus.h"
 #include "app/pretrain.h"
 #include "app/progress.h"
+#include "app/report.h"
 #include "app/rl.h"
 #include "app/sft.h"
 #include "curricula/documents.h"
@@ -341,6 +342,13 @@ void run_stages(const Config& config, const StageRange& range) {
     fmt::print("== stage {} done in {:.1f} s ==\n", stage, seconds_since(start));
   }
   fmt::print("== summary ==\n{}", run_summary(config, all));
+  // The report is a view of the run, not part of it: a report that cannot be
+  // written must not fail a run whose stages all finished.
+  try {
+    fmt::print("report: {}\n", write_report(folder).string());
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "warning: the run report was not written: {}\n", e.what());
+  }
   std::fflush(stdout);
 }
 
