@@ -15,6 +15,7 @@
 #include "app/chat.h"
 #include "app/config.h"
 #include "app/config_schema.h"
+#include "app/eval.h"
 #include "app/inspect_commands.h"
 #include "app/pretrain.h"
 #include "app/records.h"
@@ -321,6 +322,7 @@ int main(int argc, char** argv) {
   ponder::add_training_stage(app, "rl",
                              "improve the policy with GRPO (the run's stages before it first)");
   ponder::add_sample(app);
+  ponder::add_eval_command(app);
   ponder::add_chat_command(app);
   ponder::add_tasks_commands(app);
   ponder::add_tools_commands(app);

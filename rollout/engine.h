@@ -122,6 +122,10 @@ class Engine {
                                 const GenerationOptions& options,
                                 const std::function<void(size_t, TokenId)>& on_token = {});
 
+  // The most positions a row holds, prompt included: a prompt this long or
+  // longer leaves no room to generate (generate() throws for it).
+  int max_positions() const { return decoder_.max_positions(); }
+
  private:
   Decoder& decoder_;
   const Tokenizer& tokenizer_;
