@@ -81,6 +81,9 @@ TrainingSession::TrainingSession(const Config& config, std::string stage,
                 config.get_float("optim.min_lr_ratio"),
                 config.get_float("optim.decay_fraction")},
       rng_(static_cast<uint64_t>(config.get_int("run.seed"))) {
+  // metrics.jsonl is appended to from the first step, before any checkpoint
+  // would have made the folder.
+  std::filesystem::create_directories(folder_);
   set_math_threads(static_cast<int>(config.get_int("run.threads")));
   fmt::print("{}: {}\n", stage_, backend_.describe());
   model_ = std::make_unique<Model<float>>(backend_, model_config);

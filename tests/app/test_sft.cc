@@ -75,6 +75,9 @@ class SftPipeline : public ::testing::Test {
 
 TEST_F(SftPipeline, RunsEndToEndAndResumesExactly) {
   run_stages(config(), {"", "sft", 2});
+  // Every step's line, from the first (before the stage's folder had a checkpoint).
+  EXPECT_THAT(testing::read_file(folder() / "sft/metrics.jsonl"), HasSubstr("{\"grad_norm\""));
+  EXPECT_THAT(testing::read_file(folder() / "sft/metrics.jsonl"), HasSubstr("\"step\":1,"));
   EXPECT_TRUE(std::filesystem::exists(folder() / "shards/train_00000.bin"));
   EXPECT_TRUE(std::filesystem::exists(folder() / "checkpoints/step_00000002"));
   EXPECT_TRUE(std::filesystem::exists(folder() / "sft/checkpoints/step_00000002"));
