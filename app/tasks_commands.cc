@@ -1,5 +1,7 @@
 #include "app/tasks_commands.h"
 
+#include <fstream>
+#include <iostream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -8,6 +10,7 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include "curricula/answer.h"
 #include "curricula/lookup.h"
 #include "policy/error.h"
 
@@ -135,13 +138,96 @@ void add_corpus(CLI::App* tasks) {
   });
 }
 
+// The task and final answer of one `tasks verify` line; throws ponder::Error
+// without the line number.
+std::pair<Task, std::string> parse_verify_line(const std::string& line) {
+  if (line.find_first_not_of(" \t\r") == std::string::npos) {
+    throw Error("blank line; each line is one JSON object {\"expected\", \"answer\", \"family\"}");
+  }
+  nlohmann::json json;
+  try {
+    json = nlohmann::json::parse(line);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw Error(fmt::format("not JSON (syntax error at byte {})", e.byte));
+  }
+  if (!json.is_object()) {
+    throw Error(fmt::format("{} is not a JSON object {{\"expected\", \"answer\", \"family\"}}",
+                            json.dump()));
+  }
+  for (const auto& [key, value] : json.items()) {
+    if (key != "expected" && key != "answer" && key != "family" && key != "metadata") {
+      throw Error(
+          fmt::format("unknown key \"{}\"; the keys: expected, answer, family, metadata", key));
+    }
+  }
+  auto text = [&json](const char* key) {
+    const auto it = json.find(key);
+    if (it == json.end()) throw Error(fmt::format("missing \"{}\"", key));
+    if (!it->is_string()) throw Error(fmt::format("\"{}\" is {}, not a string", key, it->dump()));
+    return it->get<std::string>();
+  };
+  Task task;
+  task.family = parse_family(text("family"));
+  task.answer = text("expected");
+  if (const auto it = json.find("metadata"); it != json.end()) {
+    if (!it->is_object()) throw Error(fmt::format("\"metadata\" is {}, not an object", it->dump()));
+    task.metadata = *it;
+  }
+  return {std::move(task), text("answer")};
+}
+
+// One `tasks verify` line's verdict as a JSON line; throws ponder::Error
+// without the line number.
+std::string verify_line(const std::string& line) {
+  const auto [task, answer] = parse_verify_line(line);
+  bool equal = false;
+  try {
+    equal = check(task, answer);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(fmt::format("the {} verifier cannot read \"metadata\" {} ({})",
+                            family_name(task.family), task.metadata.dump(), e.what()));
+  }
+  const std::optional<std::string> normalized = normalize_number(answer);
+  return nlohmann::json{{"equal", equal},
+                        {"normalized", normalized ? nlohmann::json(*normalized) : nullptr}}
+      .dump();
+}
+
+void add_verify(CLI::App* tasks) {
+  auto input = std::make_shared<std::string>();
+  auto* cmd = tasks->add_subcommand(
+      "verify",
+      "check answers as rewards and eval do: JSONL {expected, answer, family} in, "
+      "{equal, normalized} out");
+  cmd->add_option("--input", *input, "JSONL file to read (default: stdin)");
+  cmd->callback([input] {
+    std::ifstream file;
+    if (!input->empty()) {
+      file.open(*input);
+      if (!file) throw Error(fmt::format("cannot open {}", *input));
+    }
+    std::istream& in = input->empty() ? std::cin : file;
+    std::string line;
+    for (int number = 1; std::getline(in, line); ++number) {
+      try {
+        fmt::print("{}\n", verify_line(line));
+      } catch (const Error& e) {
+        const std::string source = input->empty() ? "stdin" : *input;
+        throw Error(fmt::format("{} line {}: {}", source, number, e.what()));
+      }
+    }
+  });
+}
+
 }  // namespace
 
 void add_tasks_commands(CLI::App& app) {
-  auto* tasks = app.add_subcommand("tasks", "task families: sample tasks, write the lookup corpus");
+  auto* tasks = app.add_subcommand(
+      "tasks", "task families: sample tasks, write the lookup corpus, check answers");
   tasks->require_subcommand(1);
   add_sample(tasks);
   add_corpus(tasks);
+  add_verify(tasks);
 }
 
 }  // namespace ponder

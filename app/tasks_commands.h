@@ -10,6 +10,20 @@
 //       writes the lookup world's documents as JSONL {id, title, text}:
 //       all of them (the search tool's corpus, the default) or one split's
 //       (train: the lookup part of the pretraining corpus).
+//   ponder tasks verify [--input FILE]
+//       checks answers as training rewards and eval do (check in
+//       curricula/task.h). Reads JSONL from FILE or stdin, one object a line:
+//         {"expected": gold answer, "answer": final answer text,
+//          "family": F, "metadata": {...}}
+//       (strings; "metadata" optional, what the family's verifier reads:
+//       countdown needs {"numbers": [...], "target": N}) and prints one line
+//       per input line, in order:
+//         {"equal": whether check accepts the answer,
+//          "normalized": normalize_number(answer), or null when not a number}
+//       A bad line (not a JSON object, a blank line, a missing, extra or
+//       non-string key, an unknown family, metadata the verifier cannot read)
+//       is a ponder::Error naming its 1-based line number; the lines before it
+//       have been printed.
 #pragma once
 
 #include "app/config.h"

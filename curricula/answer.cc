@@ -49,12 +49,15 @@ struct SpecialMark {
 };
 
 // Digits of an integer part with optional comma groups ("1,234"), commas
-// removed; nullopt when the grouping is wrong.
+// removed; nullopt when the grouping is wrong or the first group has a
+// leading zero ("0,500").
 std::optional<std::string> ungrouped(std::string_view s) {
   if (s.find(',') == std::string_view::npos) return std::string(s);
   std::string digits;
   size_t group_end = s.find(',');
-  if (group_end == 0 || group_end > 3 || !all_digits(s.substr(0, group_end))) return std::nullopt;
+  if (group_end == 0 || group_end > 3 || s.front() == '0' || !all_digits(s.substr(0, group_end))) {
+    return std::nullopt;
+  }
   digits += s.substr(0, group_end);
   for (size_t pos = group_end; pos < s.size(); pos += 4) {
     if (s[pos] != ',' || pos + 4 > s.size() || !all_digits(s.substr(pos + 1, 3))) {

@@ -31,7 +31,9 @@ std::optional<std::string> extract_final_answer(std::string_view response_text);
 // is not exactly one number. Accepted, around surrounding whitespace:
 //  - a sign '+', '-' or U+2212 '−', then optionally '$' (or '$' then a sign);
 //  - digits, optionally in comma groups of three ("1,234,567"; "1,23" is not
-//    a number); optionally a '.' and more digits (".5", "3.", "3.50");
+//    a number) whose first group has no leading zero ("0,500" is not a
+//    number: where the comma is the decimal mark it is 0.5, not 500);
+//    optionally a '.' and more digits (".5", "3.", "3.50");
 //  - or a fraction of two plain integers "3/4", "-6/8" (denominator not 0);
 //  - optionally a trailing '%', dropped: "50%" is 50 (GSM8K answers percentage
 //    questions with the bare number), not 0.5.

@@ -35,6 +35,12 @@ TEST(NormalizeNumber, Table) {
       {",123", nullptr},
       {"1,,234", nullptr},
       {"1234,", nullptr},
+      // A leading zero group reads as a decimal comma (0,500 is 0.5 in much
+      // of Europe; math-verify reads it so): not a number rather than 500.
+      {"0,500", nullptr},
+      {"-0,500", nullptr},
+      {"01,234", nullptr},
+      {"0,000", nullptr},
       // Dollars and percent.
       {"$18", "18"},
       {"$1,000", "1000"},

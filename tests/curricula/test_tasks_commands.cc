@@ -130,5 +130,76 @@ TEST(TasksCorpus, WritesTheLookupCorpus) {
   EXPECT_EQ(count_of(testing::read_file(all), "\n"), 60u);
 }
 
+// `tasks verify` on a JSONL file of `lines`; returns stdout.
+std::string verify(const testing::TempDir& dir, const std::string& lines) {
+  const std::string file = (dir / "verify.jsonl").string();
+  testing::write_file(file, lines);
+  return run({"tasks", "verify", "--input", file});
+}
+
+std::string verify_error(const testing::TempDir& dir, const std::string& lines) {
+  const std::string file = (dir / "verify.jsonl").string();
+  testing::write_file(file, lines);
+  return error_of({"tasks", "verify", "--input", file});
+}
+
+TEST(TasksVerify, PrintsOneVerdictPerLine) {
+  testing::TempDir dir;
+  const std::string out =
+      verify(dir, R"({"expected": "1000", "answer": "$1,000", "family": "gsm8k"})"
+                  "\n"
+                  R"({"expected": "0.5", "answer": "50%", "family": "arith"})"
+                  "\n"
+                  R"({"expected": "Drusk", "answer": "the drusk.", "family": "lookup"})"
+                  "\n"
+                  R"j({"expected": "60", "answer": "3 * (25 - 5)", "family": "countdown",)j"
+                  R"( "metadata": {"numbers": [25, 5, 3, 100], "target": 60}})"
+                  "\n");
+  EXPECT_EQ(out,
+            "{\"equal\":true,\"normalized\":\"1000\"}\n"
+            "{\"equal\":false,\"normalized\":\"50\"}\n"
+            "{\"equal\":true,\"normalized\":null}\n"
+            "{\"equal\":true,\"normalized\":null}\n");
+}
+
+TEST(TasksVerify, BadLinesAreErrorsNamingTheLine) {
+  testing::TempDir dir;
+  const std::string good = R"({"expected": "3", "answer": "3", "family": "count"})"
+                           "\n";
+  const std::string file = (dir / "verify.jsonl").string();
+  EXPECT_THAT(verify_error(dir, good + "{\"expected\": \n"),
+              HasSubstr(file + " line 2: not JSON (syntax error at byte"));
+  EXPECT_THAT(verify_error(dir, good + good + "\n" + good), HasSubstr("line 3: blank line"));
+  EXPECT_THAT(verify_error(dir, "[\"3\", \"3\"]\n"),
+              HasSubstr("line 1: [\"3\",\"3\"] is not a JSON object"));
+  EXPECT_THAT(verify_error(dir, R"({"expected": "3", "family": "count"})"),
+              HasSubstr("line 1: missing \"answer\""));
+  EXPECT_THAT(verify_error(dir, R"({"expected": 3, "answer": "3", "family": "count"})"),
+              HasSubstr("line 1: \"expected\" is 3, not a string"));
+  EXPECT_THAT(verify_error(dir, R"({"expected": "3", "answer": "3", "family": "count", "x": 1})"),
+              HasSubstr("line 1: unknown key \"x\""));
+  EXPECT_THAT(verify_error(dir, R"({"expected": "3", "answer": "3", "family": "counting"})"),
+              HasSubstr("line 1: unknown task family `counting`"));
+  EXPECT_THAT(
+      verify_error(dir, R"({"expected": "3", "answer": "3", "family": "count", "metadata": [1]})"),
+      HasSubstr("line 1: \"metadata\" is [1], not an object"));
+  EXPECT_THAT(verify_error(dir, R"({"expected": "60", "answer": "60", "family": "countdown"})"),
+              HasSubstr("line 1: the countdown verifier cannot read \"metadata\" null"));
+  EXPECT_THAT(error_of({"tasks", "verify", "--input", (dir / "missing.jsonl").string()}),
+              HasSubstr("cannot open " + (dir / "missing.jsonl").string()));
+}
+
+TEST(TasksVerify, LinesBeforeABadOneArePrinted) {
+  testing::TempDir dir;
+  const std::string file = (dir / "verify.jsonl").string();
+  testing::write_file(file, R"({"expected": "3", "answer": "3.0", "family": "count"})"
+                            "\nnot json\n");
+  ::testing::internal::CaptureStdout();
+  CLI::App app;
+  add_tasks_commands(app);
+  EXPECT_THROW(app.parse(std::vector<std::string>{file, "--input", "verify", "tasks"}), Error);
+  EXPECT_EQ(::testing::internal::GetCapturedStdout(), "{\"equal\":true,\"normalized\":\"3\"}\n");
+}
+
 }  // namespace
 }  // namespace ponder

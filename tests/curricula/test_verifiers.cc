@@ -42,6 +42,7 @@ TEST(Verifiers, HandWrittenCases) {
   const Task gsm8k = make(Family::kGsm8k, "18");
   const Task money = make(Family::kGsm8k, "1000");
   const Task decimal = make(Family::kGsm8k, "0.5");
+  const Task hundreds = make(Family::kGsm8k, "500");
   const std::string think = "<|think|>s t r a w b e r r y: r at 3, 8, 9<|/think|>";
 
   const std::vector<Case> cases = {
@@ -108,6 +109,8 @@ TEST(Verifiers, HandWrittenCases) {
       {&decimal, answered("1/2"), true},
       {&decimal, answered(".5"), true},
       {&decimal, answered("5"), false},
+      {&hundreds, answered("0,500"), false},  // 0.5 with a decimal comma, not 500
+      {&hundreds, answered("500"), true},
   };
   ASSERT_GE(cases.size(), 40u);
   for (const Case& c : cases) {
