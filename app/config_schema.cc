@@ -64,7 +64,7 @@ ConfigSchema schema_to_sft() {
                          "folder holding every run's outputs"),
               int_key("run.seed", 1234, 0, kNoLimit, "seed for every random choice in the run"),
               list_key("run.stages", {"tokenizer"},
-                       {"tokenizer", "shards", "corpus", "pretrain", "sft", "rl"}, 1,
+                       {"tokenizer", "shards", "corpus", "pretrain", "sft", "rl", "eval"}, 1,
                        "stages `ponder train` runs, in order"),
               int_key("run.threads", 0, 0, 1024,
                       "CPU threads for math (0: OMP_NUM_THREADS when set, else all cores)"),

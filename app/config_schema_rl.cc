@@ -1,5 +1,6 @@
-// The rows of the [rl], [rl.curriculum] and [tasks] sections of ponder's
-// config schema (app/config_schema.h); config_schema() puts them after [sft].
+// The rows of the [rl], [rl.curriculum], [eval] and [tasks] sections of
+// ponder's config schema (app/config_schema.h); config_schema() puts them
+// after [sft].
 #include "app/config_schema.h"
 #include "rewards/reward_spec.h"
 
@@ -26,6 +27,9 @@ ConfigSchema rl_and_tasks_schema() {
                "prompt, scored by [[rl.rewards]], train the policy by clipped updates (AdamW "
                "settings from [optim])"},
               {"rl.curriculum", "adaptive difficulty per task family"},
+              {"eval",
+               "benchmarks (docs/EVAL.md) the `eval` stage runs on the run's last checkpoint, "
+               "and every `every` steps during RL"},
               {"tasks",
                "task families for RL, SFT and evaluation (curricula/): mixture weights, "
                "starting difficulty and where the families' material comes from"},
@@ -108,6 +112,22 @@ ConfigSchema rl_and_tasks_schema() {
               int_key("rl.curriculum.max_difficulty", 10, 1, 100,
                       "highest difficulty the curriculum raises a family to (each family's own "
                       "maximum also applies)"),
+
+              list_key("eval.benchmarks", {"count", "arith", "lookup", "countdown", "wordprob"}, {},
+                       1,
+                       "built-in benchmarks (gsm8k, count, arith, lookup, countdown, wordprob) "
+                       "or .jsonl files of your own"),
+              int_key("eval.limit", 100, 0, kNoLimit,
+                      "problems per benchmark, spread over its difficulties; 0: all"),
+              int_key("eval.samples", 1, 1, 1024,
+                      "samples per problem (pass@k and maj@k use k = samples)"),
+              float_key("eval.temperature", 0, 0, 10,
+                        "sampling temperature; 0: greedy (use > 0 with several samples)"),
+              bool_key("eval.tools", true,
+                       "let the policy call tools (false: the tool-call token cannot be sampled)"),
+              int_key("eval.every", 0, 0, kNoLimit,
+                      "RL steps between runs of the benchmarks during RL; 0: none (the rl "
+                      "stage's own held-out check still runs)"),
 
               float_key(
                   "tasks.arith", 1, 0, 1e6,

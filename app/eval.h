@@ -26,6 +26,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "app/config.h"
 #include "curricula/benchmarks.h"
 #include "curricula/eval_metrics.h"
 #include "rollout/engine.h"
@@ -101,6 +102,21 @@ std::string format_eval_table(const std::vector<BenchmarkResult>& benchmarks);
 // A and B side by side: pass@1 of each benchmark (and difficulty) both have,
 // B − A, and whether the difference is beyond noise (two_proportion_test).
 std::string format_comparison(const EvalReport& a, const EvalReport& b);
+
+// The [eval] settings of a config as EvalOptions (samples, temperature,
+// tools), with the token and tool-call budgets RL trains with.
+EvalOptions eval_options(const Config& config);
+
+// Evaluates `checkpoint` on `benchmarks` (names or .jsonl files, `limit`
+// problems each; 0: all): writes every rollout to `database` (run "eval", the
+// step after its last, so evaluations accumulate), the report to `out` (empty:
+// <database folder>/eval/eval_<step>.json), and prints the table. `config`
+// supplies the task sources, tools and threads. Throws ponder::Error for a
+// bad checkpoint, benchmark or database.
+EvalReport evaluate_checkpoint(const Config& config, const std::filesystem::path& checkpoint,
+                               const std::vector<std::string>& benchmarks, size_t limit,
+                               const EvalOptions& options, const std::filesystem::path& database,
+                               const std::filesystem::path& out);
 
 // Adds the `eval` subcommand to `app`.
 void add_eval_command(CLI::App& app);

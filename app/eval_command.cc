@@ -67,43 +67,34 @@ int64_t next_eval_step(const std::filesystem::path& database) {
   return last + 1;
 }
 
-EvalReport evaluate_checkpoint(const EvalArgs& args, const std::filesystem::path& checkpoint) {
-  const auto run_folder = run_folder_of(checkpoint);
-  std::filesystem::path config_file = args.config;
-  if (config_file.empty() && run_folder) config_file = *run_folder / "config.toml";
-  const Config config = Config::load(config_file, args.overrides);
-  set_math_threads(static_cast<int>(config.get_int("run.threads")));
+}  // namespace
 
+EvalOptions eval_options(const Config& config) {
+  EvalOptions options;
+  options.samples = static_cast<int>(config.get_int("eval.samples"));
+  GenerationOptions& g = options.generation;
+  g.sampler.temperature = config.get_float("eval.temperature");
+  g.max_new_tokens = static_cast<int>(config.get_int("rl.max_new_tokens"));
+  g.max_tool_calls = static_cast<int>(config.get_int("rl.max_tool_calls"));
+  g.tools = config.get_bool("eval.tools");
+  g.seed = static_cast<uint64_t>(config.get_int("run.seed"));
+  return options;
+}
+
+EvalReport evaluate_checkpoint(const Config& config, const std::filesystem::path& checkpoint,
+                               const std::vector<std::string>& benchmark_names, size_t limit,
+                               const EvalOptions& options, const std::filesystem::path& database,
+                               const std::filesystem::path& out_file) {
+  set_math_threads(static_cast<int>(config.get_int("run.threads")));
   EvalReport report;
   report.checkpoint = checkpoint;
-  report.limit = args.limit;
+  report.limit = limit;
   report.run = kEvalRun;
-  report.database = !args.db.empty() ? std::filesystem::path(args.db)
-                    : run_folder     ? *run_folder / "rollouts.db"
-                                     : std::filesystem::path();
-  if (report.database.empty()) {
-    throw Error(
-        fmt::format("`{}` is not inside a run folder (no config.toml above it); "
-                    "name the rollout database with --db",
-                    checkpoint.string()));
-  }
-  EvalOptions& options = report.options;
-  options.samples = args.samples;
-  options.progress = true;
-  GenerationOptions& g = options.generation;
-  // Greedy answers one sample well; several samples of one greedy answer are
-  // the same answer, so pass@k and maj@k need sampling.
-  g.sampler.temperature = args.temperature.value_or(args.samples == 1 ? 0.0 : 1.0);
-  g.sampler.top_p = args.top_p;
-  // The budgets the model was trained with.
-  g.max_new_tokens =
-      args.max_new_tokens.value_or(static_cast<int>(config.get_int("rl.max_new_tokens")));
-  g.max_tool_calls = static_cast<int>(config.get_int("rl.max_tool_calls"));
-  g.tools = args.tools == "on";
-  g.seed = args.seed;
-
+  report.database = database;
+  report.options = options;
+  const GenerationOptions& g = options.generation;
   const TaskGenerator generator(task_sources(config));
-  const std::vector<Benchmark> benchmarks = load_benchmarks(generator, args.benchmarks, args.limit);
+  const std::vector<Benchmark> benchmarks = load_benchmarks(generator, benchmark_names, limit);
   const Checkpoint ckpt = load_checkpoint(checkpoint, false);
   report.checkpoint_step = ckpt.state.step;
   const Tokenizer tokenizer = load_checkpoint_tokenizer(checkpoint);
@@ -126,7 +117,7 @@ EvalReport evaluate_checkpoint(const EvalArgs& args, const std::filesystem::path
       "tools {}\n",
       checkpoint.string(), report.checkpoint_step, sizes, options.samples,
       options.samples == 1 ? "" : "s", g.sampler.temperature, g.sampler.top_p, g.max_new_tokens,
-      args.tools);
+      g.tools ? "on" : "off");
   EvalResults results = run_eval(engine, tokenizer, benchmarks, options, report.step);
   report.seconds = results.seconds;
   report.benchmarks = results.benchmarks;
@@ -143,8 +134,8 @@ EvalReport evaluate_checkpoint(const EvalArgs& args, const std::filesystem::path
   store.write_step(report.step, std::move(results.records), std::move(metrics));
   store.flush();
 
-  const std::filesystem::path out = !args.out.empty()
-                                        ? std::filesystem::path(args.out)
+  const std::filesystem::path out = !out_file.empty()
+                                        ? out_file
                                         : report.database.parent_path() / "eval" /
                                               fmt::format("{}_{:06}.json", kEvalRun, report.step);
   if (out.has_parent_path()) std::filesystem::create_directories(out.parent_path());
@@ -156,6 +147,40 @@ EvalReport evaluate_checkpoint(const EvalArgs& args, const std::filesystem::path
       report.seconds, out.string(), rows, report.database.string(), kEvalRun, report.step,
       report.database.string(), kEvalRun, report.step);
   return report;
+}
+
+namespace {
+
+EvalReport evaluate_checkpoint(const EvalArgs& args, const std::filesystem::path& checkpoint) {
+  const auto run_folder = run_folder_of(checkpoint);
+  std::filesystem::path config_file = args.config;
+  if (config_file.empty() && run_folder) config_file = *run_folder / "config.toml";
+  const Config config = Config::load(config_file, args.overrides);
+  const std::filesystem::path database = !args.db.empty() ? std::filesystem::path(args.db)
+                                         : run_folder     ? *run_folder / "rollouts.db"
+                                                          : std::filesystem::path();
+  if (database.empty()) {
+    throw Error(
+        fmt::format("`{}` is not inside a run folder (no config.toml above it); "
+                    "name the rollout database with --db",
+                    checkpoint.string()));
+  }
+  EvalOptions options;
+  options.samples = args.samples;
+  options.progress = true;
+  GenerationOptions& g = options.generation;
+  // Greedy answers one sample well; several samples of one greedy answer are
+  // the same answer, so pass@k and maj@k need sampling.
+  g.sampler.temperature = args.temperature.value_or(args.samples == 1 ? 0.0 : 1.0);
+  g.sampler.top_p = args.top_p;
+  // The budgets the model was trained with.
+  g.max_new_tokens =
+      args.max_new_tokens.value_or(static_cast<int>(config.get_int("rl.max_new_tokens")));
+  g.max_tool_calls = static_cast<int>(config.get_int("rl.max_tool_calls"));
+  g.tools = args.tools == "on";
+  g.seed = args.seed;
+  return evaluate_checkpoint(config, checkpoint, args.benchmarks, args.limit, options, database,
+                             args.out);
 }
 
 void run_eval_command(const EvalArgs& args) {

@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "app/eval.h"
 #include "app/grpo_update.h"
 #include "app/records.h"
 #include "app/rl_metrics.h"
@@ -145,6 +146,11 @@ class RlStage {
       fmt::print("rl: starting from {}\n", init_.string());
     }
     apply_curriculum();
+    benchmark_every_ = config.get_int("eval.every");
+    if (benchmark_every_ > 0) {
+      benchmarks_ = load_benchmarks(generator_, config.get_strings("eval.benchmarks"),
+                                    static_cast<size_t>(config.get_int("eval.limit")));
+    }
     if (settings_.grpo.kl_beta > 0) {
       reference_ = std::make_unique<Model<float>>(session_->backend(), base_.config);
       reference_->set_params(base_.params);
@@ -175,6 +181,9 @@ class RlStage {
       StepOutput out = train_step(engine, step);
       if (step % settings_.eval_every == 0 || step == settings_.steps) {
         after = evaluate(engine, step, out);
+      }
+      if (benchmark_every_ > 0 && (step % benchmark_every_ == 0 || step == settings_.steps)) {
+        run_benchmarks(engine, step, out);
       }
       const auto log_start = Clock::now();
       print_step(step, out.metrics);
@@ -473,6 +482,21 @@ class RlStage {
     return report;
   }
 
+  // The [eval] benchmarks (app/eval.h); their rows and eval/<bench>/... metrics join `out`.
+  void run_benchmarks(Engine& engine, int64_t step, StepOutput& out) {
+    EvalResults results = run_eval(engine, tokenizer_, benchmarks_, eval_options(config_), step);
+    add_eval_metrics(results, out.metrics.values);
+    for (RolloutRecord& record : results.records) {
+      if (!settings_.store_tokens) {
+        record.token_ids.clear();
+        record.logprobs.clear();
+      }
+      out.records.push_back(std::move(record));
+    }
+    fmt::print("rl step {:>4}/{} | benchmarks ({:.1f} s)\n{}", step, settings_.steps,
+               results.seconds, format_eval_table(results.benchmarks));
+  }
+
   void checkpoint(RolloutStore& store) {
     store.flush();  // the database holds every step the checkpoint has seen
     nlohmann::json& extra = session_->mutable_state().extra;
@@ -499,6 +523,8 @@ class RlStage {
   std::filesystem::path database_;
   std::unique_ptr<TrainingSession> session_;
   std::unique_ptr<Model<float>> reference_;
+  int64_t benchmark_every_;  // eval.every: 0 for none during RL
+  std::vector<Benchmark> benchmarks_;
   std::optional<HeldOutReport> before_;
   HeldOutReport direct_;  // the no-tools, no-thinking baseline at step 0
   double last_log_seconds_ = 0;

@@ -17,7 +17,9 @@
 // go to the database as split "eval", benchmark "rl_heldout". Before the
 // first step the same set is also answered directly (the answer forced right
 // after the prompt, no tools: benchmark "rl_heldout_direct"), the baseline
-// thinking and tools must beat.
+// thinking and tools must beat. With eval.every > 0, the [eval] benchmarks
+// (app/eval.h) also run every that many steps and at the last: their rows join
+// the step's, their eval/<benchmark>/... figures its metrics.
 //
 // Determinism: the prompts and sampling seeds of step s are functions of
 // (run.seed, s); the checkpoint holds the model, AdamW, the curriculum and the

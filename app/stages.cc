@@ -4,11 +4,13 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include <fmt/format.h>
 
 #include "app/corpus.h"
+#include "app/eval.h"
 #include "app/pretrain.h"
 #include "app/progress.h"
 #include "app/report.h"
@@ -159,6 +161,43 @@ void run_shards_stage(const Config& config, const std::filesystem::path& folder)
              out.string());
 }
 
+// The run's last checkpoint: RL's, else SFT's, else pretraining's.
+std::optional<std::filesystem::path> last_checkpoint(const std::filesystem::path& folder) {
+  for (const auto& dir :
+       {folder / "rl" / "checkpoints", folder / "sft" / "checkpoints", folder / "checkpoints"}) {
+    if (auto latest = latest_checkpoint(dir)) return latest;
+  }
+  return std::nullopt;
+}
+
+// The `eval` stage: [eval]'s benchmarks on the run's last checkpoint, into
+// <run>/eval/final/results.json and the run's database. Kept when the
+// checkpoint and the settings are those it was made with.
+void run_eval_stage(const Config& config, const std::filesystem::path& folder) {
+  const auto checkpoint = last_checkpoint(folder);
+  if (!checkpoint) {
+    throw Error(fmt::format("eval: no checkpoint in `{}` to evaluate; run a training stage first",
+                            folder.string()));
+  }
+  std::vector<std::string> keys = training_keys("rl");
+  keys.emplace_back("eval");
+  const std::string settings = fmt::format("{}\n[checkpoint]\npath = {}\n", config.to_toml(keys),
+                                           toml_literal(checkpoint->string()));
+  const auto out = folder / "eval" / "final";
+  if (std::filesystem::exists(out / kInputsFile) && std::filesystem::exists(out / "results.json") &&
+      read_text_file(out / kInputsFile) == settings) {
+    fmt::print("eval: {} was made with these settings; kept\n{}", out.string(),
+               format_eval_table(read_eval_report(out / "results.json").benchmarks));
+    return;
+  }
+  EvalOptions options = eval_options(config);
+  options.progress = true;
+  evaluate_checkpoint(config, *checkpoint, config.get_strings("eval.benchmarks"),
+                      static_cast<size_t>(config.get_int("eval.limit")), options,
+                      folder / "rollouts.db", out / "results.json");
+  write_file_atomically(out / kInputsFile, settings);
+}
+
 }  // namespace
 
 TokenizerTrainingOptions tokenizer_options(const Config& config) {
@@ -300,6 +339,13 @@ std::string run_summary(const Config& config, const std::vector<std::string>& st
       std::filesystem::exists(summary_file)) {
     out += format_rl_summary(read_rl_summary(summary_file));
   }
+  const auto eval_file = folder / "eval" / "final" / "results.json";
+  if (std::find(stages.begin(), stages.end(), "eval") != stages.end() &&
+      std::filesystem::exists(eval_file)) {
+    const EvalReport report = read_eval_report(eval_file);
+    out += fmt::format("benchmarks on {} (results: {}):\n{}", report.checkpoint.string(),
+                       eval_file.string(), format_eval_table(report.benchmarks));
+  }
   return out;
 }
 
@@ -335,6 +381,8 @@ void run_stages(const Config& config, const StageRange& range) {
     } else if (stage == "rl") {
       training_record(config, stage, folder / "rl");
       run_rl(config, folder, stop_at);
+    } else if (stage == "eval") {
+      run_eval_stage(config, folder);
     } else {
       // The schema's choices list every stage; reaching this is a programming error.
       throw std::logic_error("stage without a runner: " + stage);

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "app/eval.h"
 #include "app/rl.h"
 #include "app/stages.h"
 #include "policy/checkpoint.h"
@@ -178,6 +179,44 @@ TEST_F(RlPipeline, DynamicSamplingIterationsMinibatchesAndKl) {
   EXPECT_EQ(step_metric(reader, 1, "groups_trained"), 0);
   EXPECT_EQ(step_metric(reader, 1, "zero_variance_groups"), 1);
   EXPECT_EQ(count_rows(reader, "SELECT COUNT(*) FROM rollouts WHERE step = 1"), 18);
+}
+
+// [eval]'s benchmarks during RL (rows in the RL steps) and as the final
+// `eval` stage (rows in the store's "eval" run), kept when nothing changed.
+TEST_F(RlPipeline, BenchmarksDuringRlAndAFinalEvalStage) {
+  const std::vector<std::string> extra = {
+      "run.stages=[\"tokenizer\", \"corpus\", \"pretrain\", \"sft\", \"rl\", \"eval\"]",
+      "rl.steps=2", "eval.every=1", "eval.limit=2", "eval.benchmarks=[\"count\", \"arith\"]"};
+  run_stages(config(extra));
+  ASSERT_TRUE(std::filesystem::exists(folder() / "eval/final/results.json"));
+  const EvalReport report = read_eval_report(folder() / "eval/final/results.json");
+  EXPECT_EQ(report.checkpoint, folder() / "rl/checkpoints/step_00000002");
+  ASSERT_EQ(report.benchmarks.size(), 2u);
+  EXPECT_EQ(report.benchmarks[0].name, "count");
+  {
+    const StoreReader reader = StoreReader::open(folder() / "rollouts.db");
+    for (int64_t step : {1, 2}) {
+      EXPECT_EQ(count_rows(reader, fmt::format("SELECT COUNT(*) FROM rollouts r JOIN runs u ON "
+                                               "u.id = r.run_id WHERE u.name = 't' AND step = {} "
+                                               "AND benchmark IN ('count', 'arith')",
+                                               step)),
+                4);
+      EXPECT_FALSE(std::isnan(step_metric(reader, step, "eval/count/pass@1")));
+    }
+    EXPECT_EQ(count_rows(reader,
+                         "SELECT COUNT(*) FROM rollouts r JOIN runs u ON u.id = "
+                         "r.run_id WHERE u.name = 'eval'"),
+              4);
+  }
+  EXPECT_THAT(run_summary(config(extra), config(extra).get_strings("run.stages")),
+              HasSubstr("benchmarks on"));
+  // Nothing changed: the final eval is kept (no second "eval" step in the store).
+  run_stages(config(extra), {"eval", "eval", 0});
+  const StoreReader reader = StoreReader::open(folder() / "rollouts.db");
+  EXPECT_EQ(count_rows(reader,
+                       "SELECT COUNT(*) FROM rollouts r JOIN runs u ON u.id = "
+                       "r.run_id WHERE u.name = 'eval'"),
+            4);
 }
 
 TEST_F(RlPipeline, StageSelectionErrorsNameTheStages) {
