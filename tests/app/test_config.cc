@@ -116,10 +116,10 @@ TEST_F(ConfigTest, NonFiniteFloat) {
 TEST_F(ConfigTest, BadChoiceSuggestsTheClosestChoice) {
   EXPECT_EQ(file_error("[run]\nstages = [\"tokenise\"]\n"),
             "`run.stages` at F:2: \"tokenise\" is not one of: tokenizer, shards, corpus, "
-            "pretrain, sft, rl; did you mean \"tokenizer\"?");
+            "pretrain, sft, rl, eval; did you mean \"tokenizer\"?");
   EXPECT_EQ(file_error("[run]\nstages = [\"tokenizer\", \"dpo\"]\n"),
             "`run.stages` at F:2: \"dpo\" is not one of: tokenizer, shards, corpus, pretrain, "
-            "sft, rl");
+            "sft, rl, eval");
 }
 
 TEST_F(ConfigTest, EmptyListWhereItemsAreRequired) {
@@ -190,7 +190,7 @@ TEST_F(ConfigTest, BadOverrides) {
             "[270, 65536]");
   EXPECT_EQ(error_of("", {"run.stages=tokeniser"}),
             "--set run.stages=tokeniser: \"tokeniser\" is not one of: tokenizer, shards, "
-            "corpus, pretrain, sft, rl; did you mean \"tokenizer\"?");
+            "corpus, pretrain, sft, rl, eval; did you mean \"tokenizer\"?");
   EXPECT_EQ(error_of("", {"run.name="}),
             "--set run.name=: the value is missing; for an empty string write run.name=\"\" "
             "(quoted for the shell)");
