@@ -19,6 +19,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "policy/special_tokens.h"
@@ -95,6 +96,22 @@ class Backend {
   // h = silu(g) * u
   virtual void swiglu_forward(T* h, const T* g, const T* u, size_t n) = 0;
   virtual void swiglu_backward(T* dg, T* du, const T* dh, const T* g, const T* u, size_t n) = 0;
+
+  // ---- decoding ----
+  // Decoding multiplies a few rows by the same weights step after step, so it
+  // reads each weight through a copy re-laid out once for that (a "packed"
+  // weight) instead of the weight itself.
+  // Values a packed copy of weight[OUT, IN] holds.
+  virtual size_t packed_weight_size(int in, int out_dim) = 0;
+  virtual void pack_weight(T* packed, const T* weight, int in, int out_dim) = 0;
+  // out[N, OUT] = inp[N, IN] · weightᵀ from pack_weight's copy. A row's result
+  // depends on that row alone: not on N, the other rows or the thread count.
+  virtual void matmul_packed(T* out, const T* inp, const T* packed, int n, int in, int out_dim) = 0;
+
+  // Runs task(0) … task(tasks − 1), as many at once as task_slots(); the ops
+  // a task calls run on its thread alone. Tasks must be independent.
+  virtual void run_tasks(int tasks, const std::function<void(int)>& task) = 0;
+  virtual int task_slots() = 0;
 
   // out = a + b
   virtual void add(T* out, const T* a, const T* b, size_t n) = 0;

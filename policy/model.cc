@@ -6,38 +6,9 @@
 #include <fmt/format.h>
 
 #include "policy/error.h"
+#include "policy/model_internal.h"
 
 namespace ponder {
-namespace {
-
-// Hands out consecutive views of one flat allocation: take(n) is the next n values.
-template <typename T>
-class ViewCarver {
- public:
-  explicit ViewCarver(T* base) : next_(base) {}
-  T* operator()(size_t count) {
-    T* view = next_;
-    next_ += count;
-    return view;
-  }
-
- private:
-  T* next_;
-};
-
-}  // namespace
-
-// Per-tensor views into a flat parameter (or gradient) array.
-template <typename T>
-struct Model<T>::Weights {
-  T* embed = nullptr;
-  struct Layer {
-    T *norm1, *wq, *wk, *wv, *wo, *norm2, *gate, *up, *down;
-  };
-  std::vector<Layer> layers;
-  T* norm_final = nullptr;
-  T* lm_head = nullptr;  // == embed when tied
-};
 
 // Activations of one forward at capacity (batch, seq): views into one block.
 template <typename T>
@@ -56,15 +27,6 @@ struct Model<T>::Activations {
   TokenId *inputs = nullptr, *targets = nullptr, *positions = nullptr;
 };
 
-// Buffers of one decode call at capacity n entries.
-template <typename T>
-struct Model<T>::DecodeBuffers {
-  int capacity = 0;
-  T* block = nullptr;
-  T *x, *xn, *rstd, *q, *k, *v, *attn_out, *projection, *gate, *up, *hidden, *logits;
-  TokenId *tokens = nullptr, *rows = nullptr, *positions = nullptr;
-};
-
 template <typename T>
 Model<T>::Model(Backend<T>& backend, const ModelConfig& config)
     : backend_(backend), config_(config) {
@@ -79,6 +41,7 @@ Model<T>::Model(Backend<T>& backend, const ModelConfig& config)
   bind_weights(grads_, *weight_grads_);
   acts_ = std::make_unique<Activations>();
   decode_ = std::make_unique<DecodeBuffers>();
+  packed_ = std::make_unique<PackedWeights>();
 }
 
 template <typename T>
@@ -89,6 +52,7 @@ Model<T>::~Model() {
   backend_.free(acts_->inputs);
   backend_.free(decode_->block);
   backend_.free(decode_->tokens);
+  backend_.free(packed_->block);
 }
 
 template <typename T>
@@ -137,6 +101,7 @@ void Model<T>::set_params(std::span<const T> host) {
         fmt::format("parameter array has {} values; the model has {}", host.size(), num_params_));
   }
   backend_.upload(params_, host.data(), num_params_);
+  params_changed();
 }
 
 template <typename T>
@@ -353,133 +318,11 @@ void Model<T>::backward() {
   be.embedding_backward(dw.embed, a.inputs, a.d_residual, n, c);
   // The logits now hold their gradient; a second backward() would be wrong.
   a.backward_ready = false;
-}
-
-template <typename T>
-void Model<T>::decode(KvCache<T>& cache, std::span<const int> rows, std::span<const int> positions,
-                      std::span<const TokenId> tokens, T* logits_out) {
-  const int n = static_cast<int>(tokens.size());
-  if (rows.size() != tokens.size() || positions.size() != tokens.size()) {
-    throw std::logic_error("Model::decode: rows, positions and tokens differ in length");
-  }
-  if (n == 0) return;
-  check_tokens(tokens.data(), n, false, "decode");
-  for (int i = 0; i < n; ++i) {
-    if (rows[i] < 0 || rows[i] >= cache.rows()) {
-      throw Error(
-          fmt::format("decode row {} is outside the cache's {} rows", rows[i], cache.rows()));
-    }
-    if (positions[i] < 0 || positions[i] >= cache.max_positions() ||
-        positions[i] >= config_.max_position_embeddings) {
-      throw Error(
-          fmt::format("decode position {} exceeds the limit ({} cache positions, "
-                      "max_position_embeddings = {})",
-                      positions[i], cache.max_positions(), config_.max_position_embeddings));
-    }
-  }
-  const ModelConfig& cfg = config_;
-  const int c = cfg.hidden_size, f = cfg.intermediate_size, hd = cfg.head_dim();
-  const int heads = cfg.num_attention_heads, kv_heads = cfg.num_key_value_heads;
-  const int qd = heads * hd, kvd = cfg.kv_dim(), vocab = cfg.vocab_size;
-  Backend<T>& be = backend_;
-  DecodeBuffers& d = *decode_;
-  if (d.capacity < n) {
-    const size_t cap = static_cast<size_t>(n);
-    be.free(d.block);
-    be.free(d.tokens);
-    d.block = be.alloc(cap * (3 * c + 2 * qd + 2 * kvd + 3 * f + vocab + 1));
-    d.tokens = be.alloc_ids(3 * cap);
-    d.rows = d.tokens + cap;
-    d.positions = d.tokens + 2 * cap;
-    ViewCarver<T> take(d.block);
-    d.x = take(cap * c);
-    d.xn = take(cap * c);
-    d.rstd = take(cap);
-    d.q = take(cap * qd);
-    d.k = take(cap * kvd);
-    d.v = take(cap * kvd);
-    d.attn_out = take(cap * qd);
-    d.projection = take(cap * c);
-    d.gate = take(cap * f);
-    d.up = take(cap * f);
-    d.hidden = take(cap * f);
-    d.logits = take(cap * vocab);
-    d.capacity = n;
-  }
-  be.upload_ids(d.tokens, tokens.data(), n);
-  be.upload_ids(d.rows, rows.data(), n);
-  be.upload_ids(d.positions, positions.data(), n);
-  const Weights& w = *weights_;
-  const size_t nc = static_cast<size_t>(n) * c;
-  be.embedding_forward(d.x, d.tokens, w.embed, n, c);
-  for (int i = 0; i < cfg.num_hidden_layers; ++i) {
-    const auto& lw = w.layers[i];
-    be.rmsnorm_forward(d.xn, d.rstd, d.x, lw.norm1, n, c, cfg.rms_norm_eps);
-    be.matmul_forward(d.q, d.xn, lw.wq, n, c, qd);
-    be.matmul_forward(d.k, d.xn, lw.wk, n, c, kvd);
-    be.matmul_forward(d.v, d.xn, lw.wv, n, c, kvd);
-    be.rope_forward(d.q, d.positions, n, heads, hd, cfg.rope_theta);
-    be.rope_forward(d.k, d.positions, n, kv_heads, hd, cfg.rope_theta);
-    be.cache_write(cache.keys_[i], d.k, d.rows, d.positions, n, cache.max_positions(), kvd);
-    be.cache_write(cache.values_[i], d.v, d.rows, d.positions, n, cache.max_positions(), kvd);
-    be.attention_cached(d.attn_out, d.q, cache.keys_[i], cache.values_[i], d.rows, d.positions, n,
-                        cache.max_positions(), heads, kv_heads, hd);
-    be.matmul_forward(d.projection, d.attn_out, lw.wo, n, qd, c);
-    be.add(d.x, d.x, d.projection, nc);
-    be.rmsnorm_forward(d.xn, d.rstd, d.x, lw.norm2, n, c, cfg.rms_norm_eps);
-    be.matmul_forward(d.gate, d.xn, lw.gate, n, c, f);
-    be.matmul_forward(d.up, d.xn, lw.up, n, c, f);
-    be.swiglu_forward(d.hidden, d.gate, d.up, static_cast<size_t>(n) * f);
-    be.matmul_forward(d.projection, d.hidden, lw.down, n, f, c);
-    be.add(d.x, d.x, d.projection, nc);
-  }
-  be.rmsnorm_forward(d.xn, d.rstd, d.x, w.norm_final, n, c, cfg.rms_norm_eps);
-  be.matmul_forward(d.logits, d.xn, w.lm_head, n, c, vocab);
-  be.download(logits_out, d.logits, static_cast<size_t>(n) * vocab);
-}
-
-template <typename T>
-KvCache<T>::KvCache(Model<T>& model, int rows, int max_positions)
-    : backend_(model.backend()),
-      rows_(rows),
-      max_positions_(max_positions),
-      width_(model.config().kv_dim()) {
-  if (rows < 1 || max_positions < 1) {
-    throw Error(fmt::format("KV cache needs at least 1 row and 1 position (got {} x {})", rows,
-                            max_positions));
-  }
-  const size_t per_layer = static_cast<size_t>(rows) * max_positions * model.config().kv_dim();
-  for (int i = 0; i < model.config().num_hidden_layers; ++i) {
-    keys_.push_back(backend_.alloc(per_layer));
-    values_.push_back(backend_.alloc(per_layer));
-  }
-}
-
-template <typename T>
-void KvCache<T>::copy_prefix(int from, int to, int length) {
-  if (from < 0 || from >= rows_ || to < 0 || to >= rows_ || length < 0 || length > max_positions_) {
-    throw Error(
-        fmt::format("KV cache copy of {} positions from row {} to row {} is out of range "
-                    "({} rows x {} positions)",
-                    length, from, to, rows_, max_positions_));
-  }
-  const size_t row = static_cast<size_t>(max_positions_) * width_;
-  const size_t count = static_cast<size_t>(length) * width_;
-  for (size_t layer = 0; layer < keys_.size(); ++layer) {
-    backend_.copy(keys_[layer] + to * row, keys_[layer] + from * row, count);
-    backend_.copy(values_[layer] + to * row, values_[layer] + from * row, count);
-  }
-}
-
-template <typename T>
-KvCache<T>::~KvCache() {
-  for (T* p : keys_) backend_.free(p);
-  for (T* p : values_) backend_.free(p);
+  // An optimizer step follows, through params().
+  params_changed();
 }
 
 template class Model<float>;
 template class Model<double>;
-template class KvCache<float>;
-template class KvCache<double>;
 
 }  // namespace ponder

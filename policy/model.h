@@ -17,6 +17,10 @@
 // Decoding: decode() runs new tokens of many rows against a KvCache; each row
 // has its own position, so rows advance independently. Several entries of one
 // row in a call (a prefill chunk) must have consecutive positions in order.
+// It reads the matmul weights through packed copies (params_changed()) and
+// gives the threads whole rows; a row's logits depend on that row's tokens
+// alone, not on the other rows of the call or the thread count, so the same
+// seed samples the same rollouts whatever the batch.
 //
 // Invariants: sequence positions < max_position_embeddings; token ids in
 // [0, vocab_size). Violations are ponder::Error, never a crash.
@@ -57,6 +61,11 @@ class Model {
   // norm weights 1.
   void init_weights(uint64_t seed, double std);
   void set_params(std::span<const T> host);  // size must be num_parameters()
+  // Decoding reads the weights through packed copies (Backend::pack_weight),
+  // remade at the next decode() after this is called. set_params(),
+  // backward() (an optimizer step follows) and making a KvCache call it;
+  // whoever writes parameters through params() otherwise must call it too.
+  void params_changed() { ++params_version_; }
   std::vector<T> get_params();
   void zero_grad();
 
@@ -88,9 +97,14 @@ class Model {
   struct Weights;      // views into params_ (or grads_)
   struct Activations;  // views into acts_
   struct DecodeBuffers;
+  struct PackedWeights;
 
   void bind_weights(T* base, Weights& w) const;
   void ensure_activations(int batch, int seq);
+  void pack_weights();
+  // Every layer for decode entries [first, last), whose rows no other entry
+  // of the call shares.
+  void decode_entries(KvCache<T>& cache, int first, int last);
   void check_tokens(const TokenId* ids, size_t n, bool allow_negative, const char* what) const;
 
   Backend<T>& backend_;
@@ -102,6 +116,8 @@ class Model {
   std::unique_ptr<Weights> weights_, weight_grads_;
   std::unique_ptr<Activations> acts_;
   std::unique_ptr<DecodeBuffers> decode_;
+  std::unique_ptr<PackedWeights> packed_;
+  uint64_t params_version_ = 1;
   std::vector<T> logprobs_host_;
 };
 

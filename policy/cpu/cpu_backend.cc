@@ -6,9 +6,13 @@
 #include <cstring>
 #include <new>
 
+#include <omp.h>
+
 #include <fmt/format.h>
 
 #include "policy/cpu/blas.h"
+#include "policy/cpu/cached_attention.h"
+#include "policy/cpu/packed_matmul.h"
 #include "policy/error.h"
 
 namespace ponder {
@@ -99,6 +103,43 @@ void CpuBackend<T>::matmul_backward(T* dinp, T* dweight, const T* dout, const T*
 }
 
 template <typename T>
+size_t CpuBackend<T>::packed_weight_size(int in, int out_dim) {
+  return packed_size(in, out_dim);
+}
+
+template <typename T>
+void CpuBackend<T>::pack_weight(T* packed, const T* weight, int in, int out_dim) {
+  const int panels = packed_panels(out_dim);
+#pragma omp parallel for schedule(static)
+  for (int p = 0; p < panels; ++p) pack_weight_panels(packed, weight, in, out_dim, p, p + 1);
+}
+
+template <typename T>
+void CpuBackend<T>::matmul_packed(T* out, const T* inp, const T* packed, int n, int in,
+                                  int out_dim) {
+  // Threads split the output columns: each reads only its panels, and every
+  // row's chain of products stays whole (packed_matmul.h).
+  const int panels = packed_panels(out_dim);
+#pragma omp parallel
+  {
+    const int threads = omp_get_num_threads(), t = omp_get_thread_num();
+    const int first = panels * t / threads, last = panels * (t + 1) / threads;
+    matmul_packed_panels(out, inp, packed, n, in, out_dim, first, last);
+  }
+}
+
+template <typename T>
+void CpuBackend<T>::run_tasks(int tasks, const std::function<void(int)>& task) {
+#pragma omp parallel for schedule(static, 1)
+  for (int t = 0; t < tasks; ++t) task(t);
+}
+
+template <typename T>
+int CpuBackend<T>::task_slots() {
+  return omp_get_max_threads();
+}
+
+template <typename T>
 void CpuBackend<T>::embedding_forward(T* out, const TokenId* ids, const T* table, int n, int c) {
 #pragma omp parallel for schedule(static)
   for (int i = 0; i < n; ++i) {
@@ -165,24 +206,27 @@ void CpuBackend<T>::rmsnorm_backward(T* dinp, T* dweight, const T* dout, const T
 // ---- RoPE ----
 
 template <typename T>
-const typename CpuBackend<T>::RopeTable& CpuBackend<T>::rope_table(int head_dim, double theta,
-                                                                   int max_position) {
-  RopeTable& table = rope_tables_[{head_dim, theta}];
-  if (table.positions > max_position) return table;
+std::shared_ptr<const typename CpuBackend<T>::RopeTable> CpuBackend<T>::rope_table(
+    int head_dim, double theta, int max_position) {
+  std::lock_guard lock(rope_mutex_);
+  std::shared_ptr<const RopeTable>& current = rope_tables_[{head_dim, theta}];
+  if (current && current->positions > max_position) return current;
+  auto table = current ? std::make_shared<RopeTable>(*current) : std::make_shared<RopeTable>();
   const int half = head_dim / 2;
-  const int positions = std::max(max_position + 1, table.positions * 2);
-  table.cos.resize(static_cast<size_t>(positions) * half);
-  table.sin.resize(static_cast<size_t>(positions) * half);
-  for (int p = table.positions; p < positions; ++p) {
+  const int positions = std::max(max_position + 1, table->positions * 2);
+  table->cos.resize(static_cast<size_t>(positions) * half);
+  table->sin.resize(static_cast<size_t>(positions) * half);
+  for (int p = table->positions; p < positions; ++p) {
     for (int j = 0; j < half; ++j) {
       // HF Llama: inv_freq_j = theta^(-2j/head_dim); angle = position · inv_freq_j.
       const double angle = p * std::pow(theta, -2.0 * j / head_dim);
-      table.cos[static_cast<size_t>(p) * half + j] = static_cast<T>(std::cos(angle));
-      table.sin[static_cast<size_t>(p) * half + j] = static_cast<T>(std::sin(angle));
+      table->cos[static_cast<size_t>(p) * half + j] = static_cast<T>(std::cos(angle));
+      table->sin[static_cast<size_t>(p) * half + j] = static_cast<T>(std::sin(angle));
     }
   }
-  table.positions = positions;
-  return table;
+  table->positions = positions;
+  current = table;
+  return current;
 }
 
 template <typename T>
@@ -190,12 +234,12 @@ void CpuBackend<T>::rope_rotate(T* x, const int* positions, int n, int heads, in
                                 double theta, T sign) {
   int max_position = 0;
   for (int i = 0; i < n; ++i) max_position = std::max(max_position, positions[i]);
-  const RopeTable& table = rope_table(head_dim, theta, max_position);
+  const std::shared_ptr<const RopeTable> table = rope_table(head_dim, theta, max_position);
   const int half = head_dim / 2;
 #pragma omp parallel for schedule(static)
   for (int i = 0; i < n; ++i) {
-    const T* cs = table.cos.data() + static_cast<size_t>(positions[i]) * half;
-    const T* sn = table.sin.data() + static_cast<size_t>(positions[i]) * half;
+    const T* cs = table->cos.data() + static_cast<size_t>(positions[i]) * half;
+    const T* sn = table->sin.data() + static_cast<size_t>(positions[i]) * half;
     for (int h = 0; h < heads; ++h) {
       T* v = x + (static_cast<size_t>(i) * heads + h) * head_dim;
       for (int j = 0; j < half; ++j) {
@@ -321,32 +365,16 @@ template <typename T>
 void CpuBackend<T>::attention_cached(T* out, const T* q, const T* cache_k, const T* cache_v,
                                      const int* rows, const int* positions, int n, int max_pos,
                                      int heads, int kv_heads, int head_dim) {
-  const int group = heads / kv_heads;
-  const int kv_stride = kv_heads * head_dim;
-  const T scale = static_cast<T>(1.0 / std::sqrt(static_cast<double>(head_dim)));
+  const size_t row_size = static_cast<size_t>(max_pos) * kv_heads * head_dim;
+  const size_t width = static_cast<size_t>(heads) * head_dim;
 #pragma omp parallel
   {
-    std::vector<T> scores(max_pos);
+    std::vector<T> scratch(static_cast<size_t>(heads) * (max_pos + 1));
 #pragma omp for schedule(static)
-    for (int task = 0; task < n * heads; ++task) {
-      const int i = task / heads, h = task % heads;
-      const int p = positions[i];
-      const T* qv = q + (static_cast<size_t>(i) * heads + h) * head_dim;
-      const size_t base = static_cast<size_t>(rows[i]) * max_pos * kv_stride +
-                          static_cast<size_t>(h / group) * head_dim;
-      // scores = scale · K[0..p]·q, then softmax, then out = V[0..p]ᵀ·scores: two
-      // gemv calls on the cache rows (BLAS runs single-threaded inside this loop).
-      blas().gemv(false, p + 1, head_dim, scale, cache_k + base, kv_stride, qv, T(0),
-                  scores.data());
-      const T max = *std::max_element(scores.begin(), scores.begin() + p + 1);
-      T sum = 0;
-      for (int s = 0; s <= p; ++s) {
-        scores[s] = std::exp(scores[s] - max);
-        sum += scores[s];
-      }
-      T* o = out + (static_cast<size_t>(i) * heads + h) * head_dim;
-      blas().gemv(true, p + 1, head_dim, T(1) / sum, cache_v + base, kv_stride, scores.data(), T(0),
-                  o);
+    for (int i = 0; i < n; ++i) {
+      const size_t row = rows[i] * row_size;
+      attend_cached(out + i * width, q + i * width, cache_k + row, cache_v + row, positions[i] + 1,
+                    heads, kv_heads, head_dim, scratch.data());
     }
   }
 }

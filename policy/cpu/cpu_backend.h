@@ -1,14 +1,18 @@
 // CpuBackend: Backend<T> on the host. Matmuls (including attention's
-// per-head products) go through OpenBLAS (policy/cpu/blas.h); everything else
+// per-head products) go through OpenBLAS (policy/cpu/blas.h), decoding's
+// through packed weights (policy/cpu/packed_matmul.h); everything else
 // is OpenMP loops with static schedules, so results depend only on the inputs
 // and the thread count. Reductions over rows into one parameter gradient are
 // split by columns, never by rows, so they are deterministic too.
 //
 // T = float for training, double for finite-difference gradient checks.
-// A backend instance is used by one thread at a time (it caches RoPE tables).
+// A backend instance is used by one thread at a time, apart from the tasks of
+// its own run_tasks(), whose ops run concurrently.
 #pragma once
 
 #include <map>
+#include <memory>
+#include <mutex>
 #include <utility>
 #include <vector>
 
@@ -54,6 +58,11 @@ class CpuBackend final : public Backend<T> {
                         int head_dim) override;
   void cache_write(T* cache, const T* x, const int* rows, const int* positions, int n, int max_pos,
                    int width) override;
+  size_t packed_weight_size(int in, int out_dim) override;
+  void pack_weight(T* packed, const T* weight, int in, int out_dim) override;
+  void matmul_packed(T* out, const T* inp, const T* packed, int n, int in, int out_dim) override;
+  void run_tasks(int tasks, const std::function<void(int)>& task) override;
+  int task_slots() override;
   void swiglu_forward(T* h, const T* g, const T* u, size_t n) override;
   void swiglu_backward(T* dg, T* du, const T* dh, const T* g, const T* u, size_t n) override;
   void add(T* out, const T* a, const T* b, size_t n) override;
@@ -67,17 +76,19 @@ class CpuBackend final : public Backend<T> {
              double eps, double weight_decay, int64_t t) override;
 
  private:
-  // cos/sin of position·theta^(-2j/head_dim), [position][j] for j < head_dim/2,
-  // grown on demand.
+  // cos/sin of position·theta^(-2j/head_dim), [position][j] for j < head_dim/2.
+  // A table grows by replacement under the lock, never in place, so one handed
+  // out stays valid while run_tasks' tasks rotate concurrently.
   struct RopeTable {
     int positions = 0;
     std::vector<T> cos, sin;
   };
-  const RopeTable& rope_table(int head_dim, double theta, int max_position);
+  std::shared_ptr<const RopeTable> rope_table(int head_dim, double theta, int max_position);
   void rope_rotate(T* x, const int* positions, int n, int heads, int head_dim, double theta,
                    T sign);
 
-  std::map<std::pair<int, double>, RopeTable> rope_tables_;
+  std::mutex rope_mutex_;
+  std::map<std::pair<int, double>, std::shared_ptr<const RopeTable>> rope_tables_;
 };
 
 extern template class CpuBackend<float>;

@@ -1,6 +1,7 @@
 // The model beyond its gradients: KV-cache decoding equals the full forward,
-// training drives the loss down, runs are bitwise deterministic, and bad
-// inputs are clear errors.
+// gives a row the same bits whatever the batch and threads, and follows the
+// parameters as they change; training drives the loss down, runs are bitwise
+// deterministic, and bad inputs are clear errors.
 #include "policy/model.h"
 
 #include <cmath>
@@ -9,8 +10,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "policy/cpu/blas.h"
 #include "policy/cpu/cpu_backend.h"
 #include "policy/error.h"
+#include "policy/model_internal.h"
 #include "policy/optimizer.h"
 
 namespace ponder {
@@ -27,6 +30,17 @@ ModelConfig small_config() {
   config.num_attention_heads = 4;
   config.num_key_value_heads = 2;
   config.max_position_embeddings = 64;
+  return config;
+}
+
+// head_dim 16 (the vectorised cached attention), grouped-query attention, and
+// widths that are not multiples of the packed matmul's 32-column panel.
+ModelConfig decode_config() {
+  ModelConfig config = small_config();
+  config.vocab_size = 100;
+  config.hidden_size = 64;
+  config.intermediate_size = 72;
+  config.max_position_embeddings = 32;
   return config;
 }
 
@@ -56,9 +70,8 @@ double row_error(const float* a, const float* b, int vocab) {
   return diff / scale;
 }
 
-TEST(ModelDecode, IncrementalLogitsEqualTheFullForward) {
+void expect_decode_equals_forward(const ModelConfig& config) {
   CpuBackend<float> be;
-  const ModelConfig config = small_config();
   Model<float> model(be, config);
   model.init_weights(5, 0.3);
   const int vocab = config.vocab_size;
@@ -89,6 +102,138 @@ TEST(ModelDecode, IncrementalLogitsEqualTheFullForward) {
       EXPECT_LT(row_error(&logits[vocab], &full_a[ta * vocab], vocab), 1e-4) << "row 0 pos " << ta;
     }
   }
+}
+
+TEST(ModelDecode, IncrementalLogitsEqualTheFullForward) {
+  expect_decode_equals_forward(small_config());   // head_dim 8: the portable attention
+  expect_decode_equals_forward(decode_config());  // head_dim 16: the vectorised one
+}
+
+// Sets the math threads for one test; back to the default after.
+class MathThreads {
+ public:
+  explicit MathThreads(int threads) { set_math_threads(threads); }
+  ~MathThreads() { set_math_threads(0); }
+};
+
+// One decode call's entries.
+struct Entries {
+  std::vector<int> rows, positions;
+  std::vector<TokenId> tokens;
+  void add(int row, int position, TokenId token) {
+    rows.push_back(row);
+    positions.push_back(position);
+    tokens.push_back(token);
+  }
+};
+
+std::vector<float> decode(Model<float>& model, KvCache<float>& cache, const Entries& e) {
+  std::vector<float> logits(e.tokens.size() * model.config().vocab_size);
+  model.decode(cache, e.rows, e.positions, e.tokens, logits.data());
+  return logits;
+}
+
+TEST(ModelDecode, ARowGetsTheSameBitsWhateverTheBatchAndThreads) {
+  CpuBackend<float> be;
+  const ModelConfig config = decode_config();
+  Model<float> model(be, config);
+  model.init_weights(7, 0.3);
+  const int rows = 36, steps = 4, vocab = config.vocab_size;
+  std::vector<std::vector<TokenId>> prompts(rows), next(rows);
+  for (int r = 0; r < rows; ++r) {
+    prompts[r] = random_tokens(3 + r % 7, vocab, 100 + r);
+    next[r] = random_tokens(steps, vocab, 200 + r);
+  }
+  // Alone: one row, one thread; its prefill logits, then each step's.
+  std::vector<std::vector<float>> alone(rows);
+  for (int r = 0; r < rows; ++r) {
+    KvCache<float> cache(model, 1, 16);
+    Entries prefill;
+    for (size_t t = 0; t < prompts[r].size(); ++t) prefill.add(0, t, prompts[r][t]);
+    alone[r] = decode(model, cache, prefill);
+    for (int s = 0; s < steps; ++s) {
+      Entries step;
+      step.add(0, prompts[r].size() + s, next[r][s]);
+      const auto logits = decode(model, cache, step);
+      alone[r].insert(alone[r].end(), logits.begin(), logits.end());
+    }
+  }
+  // Together on two threads: the first half's prefill row after row (the split
+  // between the threads must fall between rows), the second half's interleaved
+  // (no split possible), then every row steps in each call.
+  const MathThreads two(2);
+  KvCache<float> cache(model, rows, 16);
+  std::vector<std::vector<float>> together(rows);
+  auto keep = [&](const Entries& e, const std::vector<float>& logits) {
+    for (size_t i = 0; i < e.rows.size(); ++i) {
+      auto& row = together[e.rows[i]];
+      row.insert(row.end(), logits.begin() + i * vocab, logits.begin() + (i + 1) * vocab);
+    }
+  };
+  Entries first_half, second_half;
+  for (int r = 0; r < rows / 2; ++r) {
+    for (size_t t = 0; t < prompts[r].size(); ++t) first_half.add(r, t, prompts[r][t]);
+  }
+  for (size_t t = 0; t < 9; ++t) {
+    for (int r = rows / 2; r < rows; ++r) {
+      if (t < prompts[r].size()) second_half.add(r, t, prompts[r][t]);
+    }
+  }
+  keep(first_half, decode(model, cache, first_half));
+  keep(second_half, decode(model, cache, second_half));
+  for (int s = 0; s < steps; ++s) {
+    Entries step;
+    for (int r = rows - 1; r >= 0; --r) step.add(r, prompts[r].size() + s, next[r][s]);
+    keep(step, decode(model, cache, step));
+  }
+  for (int r = 0; r < rows; ++r) EXPECT_EQ(together[r], alone[r]) << "row " << r;
+}
+
+TEST(ModelDecode, ThreadsSplitTheEntriesOnlyBetweenRows) {
+  using Bounds = std::vector<int>;
+  const std::vector<int> chunks = {0, 0, 0, 1, 1, 2, 2, 2, 2, 3};
+  EXPECT_EQ(split_by_rows(chunks, 4, 2, 1), (Bounds{0, 5, 10}));
+  EXPECT_EQ(split_by_rows(chunks, 4, 3, 1), (Bounds{0, 3, 9, 10}));  // 6 falls in row 2
+  EXPECT_EQ(split_by_rows(chunks, 4, 2, 6), (Bounds{0, 10}));        // too few for two
+  const std::vector<int> interleaved = {0, 1, 0, 1, 2, 2};
+  EXPECT_EQ(split_by_rows(interleaved, 3, 2, 1), (Bounds{0, 4, 6}));
+  EXPECT_EQ(split_by_rows(interleaved, 3, 3, 1), (Bounds{0, 4, 6}));
+  const std::vector<int> one_row = {5, 5, 5, 5};
+  EXPECT_EQ(split_by_rows(one_row, 6, 4, 1), (Bounds{0, 4}));
+}
+
+TEST(ModelDecode, ReadsTheParametersAsTheyAreNow) {
+  CpuBackend<float> be;
+  const ModelConfig config = decode_config();
+  Model<float> model(be, config), reference(be, config);
+  model.init_weights(1, 0.3);
+  const std::vector<TokenId> prompt = random_tokens(5, config.vocab_size, 3);
+  Entries prefill;
+  for (int t = 0; t < 5; ++t) prefill.add(0, t, prompt[t]);
+  // Logits of a fresh cache of a fresh model holding the same parameters.
+  auto fresh = [&](const std::vector<float>& params) {
+    reference.set_params(params);
+    KvCache<float> cache(reference, 1, 8);
+    return decode(reference, cache, prefill);
+  };
+  KvCache<float> cache(model, 1, 8);
+  decode(model, cache, prefill);  // packs the first parameters
+
+  reference.init_weights(2, 0.3);
+  model.set_params(reference.get_params());
+  EXPECT_EQ(decode(model, cache, prefill), fresh(model.get_params())) << "after set_params";
+
+  AdamW<float> optimizer(model.backend(), model.specs(), model.params(), model.grads(), {});
+  const std::vector<float> weights(5, 0.2f);
+  model.zero_grad();
+  model.forward(prompt.data(), prompt.data(), weights.data(), 1, 5);
+  model.backward();
+  optimizer.step(1e-2);
+  EXPECT_EQ(decode(model, cache, prefill), fresh(model.get_params())) << "after a step";
+
+  be.scale(model.params(), model.num_parameters(), 0.5);
+  model.params_changed();
+  EXPECT_EQ(decode(model, cache, prefill), fresh(model.get_params())) << "after params_changed";
 }
 
 // Trains `model` on one fixed batch for `steps` steps; returns every loss.
