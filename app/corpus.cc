@@ -30,8 +30,8 @@ std::string arith_document(Rng& rng) {
 }
 
 // The spelling the count demonstrations use: one letter per line with a
-// running count (of letters, or of one letter). The word appears at the start,
-// after a space and in quotes, as it does in prompts: each is another token.
+// running count (of letters, or of one letter, with that letter beside each). The word appears at
+// the start, after a space and in quotes, as it does in prompts: each is another token.
 std::string spelling_document(const std::vector<std::string>& words, Rng& rng) {
   const std::string& word = words[rng.below(words.size())];
   const char counted = word[rng.below(word.size())];
@@ -42,7 +42,8 @@ std::string spelling_document(const std::vector<std::string>& words, Rng& rng) {
   int count = 0;
   for (char c : word) {
     count += style != 2 || c == counted;
-    text += fmt::format("\n{} {}", c, count);
+    text += style == 2 ? fmt::format("\n{} {} {}", c, counted, count)
+                       : fmt::format("\n{} {}", c, count);
   }
   return text;
 }

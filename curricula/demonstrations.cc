@@ -64,10 +64,14 @@ ChatTurn count_demo(const Task& task, Demo& demo, const DemoOptions& options) {
     const std::string shown = quoted ? "\"" + word + "\"" : word;
     lines = kind == "letter" ? fmt::format("The {}'s in {}:\n", letter, shown)
                              : fmt::format("{} is spelled:\n", shown);
+    // Counting one letter, each line also copies the letter being counted
+    // beside the word's letter: the model then compares two neighbouring
+    // tokens instead of reaching back to the first line for every letter.
     int count = 0;
     for (char c : word) {
       count += kind == "length" || c == letter;
-      lines += fmt::format("{} {}\n", c, count);
+      lines += kind == "letter" ? fmt::format("{} {} {}\n", c, letter, count)
+                                : fmt::format("{} {}\n", c, count);
     }
     lines += kind == "letter" ? fmt::format("'{}' appears {} times in {}.", letter, count, word)
                               : fmt::format("{} has {} letters.", word, count);

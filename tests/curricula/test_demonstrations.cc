@@ -54,9 +54,11 @@ TEST(Demonstrations, CountSpellsOneLetterPerLineWithARunningCount) {
   options.verify_fraction = 0;
   const ChatTurn demo = demonstration(task, tools.runner(), options);
   ASSERT_EQ(kinds(demo), (std::vector<Kind>{Kind::kThinking, Kind::kAnswer}));
-  EXPECT_EQ(demo.parts[0].text,
-            "The r's in strawberry:\ns 0\nt 0\nr 1\na 1\nw 1\nb 1\ne 1\nr 2\nr 3\ny 3\n'r' "
-            "appears 3 times in strawberry.");
+  EXPECT_EQ(
+      demo.parts[0].text,
+      "The r's in strawberry:\ns r 0\nt r 0\nr r 1\na r 1\nw r 1\nb r 1\ne r 1\nr r 2\nr r 3\ny r "
+      "3\n'r' "
+      "appears 3 times in strawberry.");
   EXPECT_EQ(demo.parts[1].text, "3");
   EXPECT_TRUE(tools.calls.empty());
 
