@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <optional>
@@ -171,7 +172,7 @@ class RlStage {
       StepOutput out;
       before_ = evaluate(engine, 0, out);
       direct_ = evaluate(engine, 0, out, /*direct=*/true);
-      store.write_step(0, std::move(out.records), out.metrics);
+      write_step(store, 0, std::move(out));
     }
     const int64_t end =
         stop_at_step > 0 ? std::min<int64_t>(stop_at_step, settings_.steps) : settings_.steps;
@@ -191,7 +192,7 @@ class RlStage {
           << nlohmann::json({{"step", step}, {"split", "train"}, {"metrics", out.metrics.values}})
                  .dump()
           << "\n";
-      store.write_step(step, std::move(out.records), out.metrics);
+      write_step(store, step, std::move(out));
       last_log_seconds_ = seconds_since(log_start);
       session_->mutable_state().step = step;
       if (step % settings_.checkpoint_every == 0 || step == end) checkpoint(store);
@@ -253,10 +254,6 @@ class RlStage {
       const RewardBreakdown reward = rewards_.score(task, task.prompt, r.rollouts[i]);
       record.reward = reward.total;
       record.rewards = reward.scores;
-      if (!settings_.store_tokens) {
-        record.token_ids.clear();
-        record.logprobs.clear();
-      }
       r.records.push_back(std::move(record));
     }
     reward_time += Clock::now() - start;
@@ -462,18 +459,14 @@ class RlStage {
     }
     const auto start = Clock::now();
     std::vector<Rollout> rollouts = engine.generate(set.prompts, 1, options);
-    std::vector<RolloutRecord> records;
+    const size_t first = out.records.size();
     for (size_t i = 0; i < rollouts.size(); ++i) {
       if (direct) rollouts[i].text = std::string(tokenizer_.token_text(answer)) + rollouts[i].text;
       out.records.push_back(
           rollout_record(set.tasks[i], rollouts[i], step, "eval", direct ? kDirect : kHeldOut));
-      if (!settings_.store_tokens) {
-        out.records.back().token_ids.clear();
-        out.records.back().logprobs.clear();
-      }
-      records.push_back(out.records.back());
     }
-    const HeldOutReport report = held_out_report(step, records);
+    const HeldOutReport report =
+        held_out_report(step, std::span<const RolloutRecord>(out.records).subspan(first));
     const FamilyReport& all = report.families.back();
     out.metrics.values[direct ? "heldout_direct_accuracy" : "heldout_accuracy"] = all.accuracy();
     fmt::print("rl step {:>4}/{} | held-out accuracy{} {:.3f} ({} of {}) in {:.1f} s\n", step,
@@ -486,15 +479,21 @@ class RlStage {
   void run_benchmarks(Engine& engine, int64_t step, StepOutput& out) {
     EvalResults results = run_eval(engine, tokenizer_, benchmarks_, eval_options(config_), step);
     add_eval_metrics(results, out.metrics.values);
-    for (RolloutRecord& record : results.records) {
-      if (!settings_.store_tokens) {
+    std::move(results.records.begin(), results.records.end(), std::back_inserter(out.records));
+    fmt::print("rl step {:>4}/{} | benchmarks ({:.1f} s)\n{}", step, settings_.steps,
+               results.seconds, format_eval_table(results.benchmarks));
+  }
+
+  // One step's rows and metrics, one transaction; token ids and log-probs only
+  // with rl.store_tokens.
+  void write_step(RolloutStore& store, int64_t step, StepOutput out) const {
+    if (!settings_.store_tokens) {
+      for (RolloutRecord& record : out.records) {
         record.token_ids.clear();
         record.logprobs.clear();
       }
-      out.records.push_back(std::move(record));
     }
-    fmt::print("rl step {:>4}/{} | benchmarks ({:.1f} s)\n{}", step, settings_.steps,
-               results.seconds, format_eval_table(results.benchmarks));
+    store.write_step(step, std::move(out.records), std::move(out.metrics));
   }
 
   void checkpoint(RolloutStore& store) {

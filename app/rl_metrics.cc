@@ -7,26 +7,11 @@
 
 #include "app/rl_metrics.h"
 #include "policy/error.h"
+#include "policy/grpo.h"
 
 namespace ponder {
-namespace {
 
-double mean_of(const std::vector<double>& x) {
-  double s = 0;
-  for (double v : x) s += v;
-  return x.empty() ? 0 : s / static_cast<double>(x.size());
-}
-
-double std_of(const std::vector<double>& x) {
-  const double m = mean_of(x);
-  double s = 0;
-  for (double v : x) s += (v - m) * (v - m);
-  return x.empty() ? 0 : std::sqrt(s / static_cast<double>(x.size()));
-}
-
-}  // namespace
-
-HeldOutReport held_out_report(int64_t step, const std::vector<RolloutRecord>& records) {
+HeldOutReport held_out_report(int64_t step, std::span<const RolloutRecord> records) {
   std::map<std::string, FamilyReport> by_family;
   FamilyReport all{"all"};
   for (const RolloutRecord& r : records) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "app/rl.h"
@@ -13,7 +14,7 @@
 namespace ponder {
 
 // Per-family held-out results of `records`, families by name, then "all".
-HeldOutReport held_out_report(int64_t step, const std::vector<RolloutRecord>& records);
+HeldOutReport held_out_report(int64_t step, std::span<const RolloutRecord> records);
 
 // Adds the rollout metrics of a step to `m`: reward_mean, reward_std,
 // reward/<name>, accuracy, accuracy/<family>, response_tokens,

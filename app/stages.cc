@@ -16,6 +16,7 @@
 #include "app/report.h"
 #include "app/rl.h"
 #include "app/sft.h"
+#include "app/tasks_commands.h"
 #include "curricula/documents.h"
 #include "policy/atomic_file.h"
 #include "policy/bpe_trainer.h"
@@ -362,6 +363,18 @@ void run_stages(const Config& config, const StageRange& range) {
   }
   const std::vector<std::string> stages(all.begin() + static_cast<std::ptrdiff_t>(first),
                                         all.begin() + static_cast<std::ptrdiff_t>(last) + 1);
+  // A misspelt benchmark fails now, not after the training stages before it.
+  const bool evaluates = std::find(stages.begin(), stages.end(), "eval") != stages.end() ||
+                         (std::find(stages.begin(), stages.end(), "rl") != stages.end() &&
+                          config.get_int("eval.every") > 0);
+  if (evaluates) {
+    try {
+      load_benchmarks(TaskGenerator(task_sources(config)), config.get_strings("eval.benchmarks"),
+                      1);
+    } catch (const Error& e) {
+      throw Error(fmt::format("eval.benchmarks: {}", e.what()));
+    }
+  }
   for (const auto& stage : stages) {
     const auto start = std::chrono::steady_clock::now();
     const int64_t stop_at = stage == stages.back() ? range.stop_at_step : 0;

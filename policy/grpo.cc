@@ -10,6 +10,12 @@
 namespace ponder {
 namespace {
 
+bool counted(const GrpoSequence& seq, size_t t, const GrpoConfig& config) {
+  return seq.mask[t] != 0 && !(config.mask_truncated && seq.truncated);
+}
+
+}  // namespace
+
 double mean_of(std::span<const double> x) {
   double s = 0;
   for (double v : x) s += v;
@@ -22,12 +28,6 @@ double std_of(std::span<const double> x) {
   for (double v : x) s += (v - m) * (v - m);
   return x.empty() ? 0 : std::sqrt(s / static_cast<double>(x.size()));
 }
-
-bool counted(const GrpoSequence& seq, size_t t, const GrpoConfig& config) {
-  return seq.mask[t] != 0 && !(config.mask_truncated && seq.truncated);
-}
-
-}  // namespace
 
 int64_t counted_tokens(std::span<const uint8_t> mask, bool truncated, const GrpoConfig& config) {
   if (config.mask_truncated && truncated) return 0;

@@ -28,6 +28,11 @@ namespace ponder {
 enum class ScaleRewards { kGroup, kBatch, kNone };
 enum class LossAggregation { kGrpo, kDapo, kDrGrpo };
 
+// Population mean and standard deviation (0 for no values): the normalisers
+// of group_advantages, also what the RL loop logs as reward mean and std.
+double mean_of(std::span<const double> x);
+double std_of(std::span<const double> x);
+
 // Throw ponder::Error listing the choices for an unknown name.
 ScaleRewards parse_scale_rewards(std::string_view name);
 LossAggregation parse_loss_aggregation(std::string_view name);

@@ -188,7 +188,11 @@ TEST_F(RlPipeline, DynamicSamplingIterationsMinibatchesAndKl) {
 TEST_F(RlPipeline, BenchmarksDuringRlAndAFinalEvalStage) {
   const std::vector<std::string> extra = {
       "run.stages=[\"tokenizer\", \"corpus\", \"pretrain\", \"sft\", \"rl\", \"eval\"]",
-      "rl.steps=2", "eval.every=1", "eval.limit=2", "eval.benchmarks=[\"count\", \"arith\"]"};
+      "rl.steps=2",
+      "eval.every=1",
+      "eval.limit=2",
+      "eval.benchmarks=[\"count\", \"arith\"]",
+      "rl.store_tokens=false"};
   run_stages(config(extra));
   ASSERT_TRUE(std::filesystem::exists(folder() / "eval/final/results.json"));
   const EvalReport report = read_eval_report(folder() / "eval/final/results.json");
@@ -205,6 +209,11 @@ TEST_F(RlPipeline, BenchmarksDuringRlAndAFinalEvalStage) {
                 4);
       EXPECT_FALSE(std::isnan(step_metric(reader, step, "eval/count/pass@1")));
     }
+    // rl.store_tokens = false: no token ids or log-probs in the run's rows.
+    EXPECT_EQ(count_rows(reader,
+                         "SELECT COUNT(*) FROM rollouts r JOIN runs u ON u.id = "
+                         "r.run_id WHERE u.name = 't' AND length(token_ids) > 0"),
+              0);
     EXPECT_EQ(count_rows(reader,
                          "SELECT COUNT(*) FROM rollouts r JOIN runs u ON u.id = "
                          "r.run_id WHERE u.name = 'eval'"),
@@ -219,6 +228,23 @@ TEST_F(RlPipeline, BenchmarksDuringRlAndAFinalEvalStage) {
                        "SELECT COUNT(*) FROM rollouts r JOIN runs u ON u.id = "
                        "r.run_id WHERE u.name = 'eval'"),
             4);
+}
+
+TEST_F(RlPipeline, AMisspeltBenchmarkFailsBeforeAnyStageRuns) {
+  try {
+    run_stages(
+        config({"run.stages=[\"tokenizer\", \"corpus\", \"eval\"]", "eval.benchmarks=[\"cout\"]"}));
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("eval.benchmarks: unknown benchmark `cout`"));
+  }
+  EXPECT_FALSE(std::filesystem::exists(folder() / "tokenizer"));
+  try {
+    run_stages(config({"eval.every=5", "eval.benchmarks=[\"missing.jsonl\"]"}));
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("missing.jsonl"));
+  }
 }
 
 TEST_F(RlPipeline, StageSelectionErrorsNameTheStages) {
