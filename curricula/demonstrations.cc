@@ -80,16 +80,20 @@ ChatTurn count_demo(const Task& task, Demo& demo, const DemoOptions& options) {
       demo.call("python", fmt::format("'{}'.count('{}')", word, letter));
     }
   } else {
+    // A list is counted by Python, not line by line: copying items one per
+    // line makes a small model lose its place when items repeat (it loops on
+    // the repeated item), while the call copies the list as the prompt wrote
+    // it, token for token.
     const auto items = field(task, "items").get<std::vector<std::string>>();
-    const std::string item = kind == "items" ? field(task, "item").get<std::string>() : "";
-    int count = 0;
-    for (const auto& it : items) {
-      count += kind == "list_length" || it == item;
-      lines += fmt::format("{} {}\n", it, count);
+    const std::string list = fmt::format("\"{}\".split(\", \")", fmt::join(items, ", "));
+    if (kind == "items") {
+      const std::string item = field(task, "item").get<std::string>();
+      demo.think(fmt::format("Python can count the \"{}\" entries.", item));
+      demo.call("python", fmt::format("{}.count(\"{}\")", list, item));
+    } else {
+      demo.think("Python can count the items.");
+      demo.call("python", fmt::format("len({})", list));
     }
-    lines += kind == "items" ? fmt::format("{} appears {} times.", item, count)
-                             : fmt::format("The list has {} items.", count);
-    demo.think(std::move(lines));
   }
   return demo.answer(task.answer);
 }

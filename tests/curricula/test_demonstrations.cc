@@ -72,6 +72,30 @@ TEST(Demonstrations, CountSpellsOneLetterPerLineWithARunningCount) {
   EXPECT_EQ(verified.parts[2].text, "<python output 1>");
 }
 
+TEST(Demonstrations, CountListsWithOnePythonCallThatCopiesTheList) {
+  Task task;
+  task.id = "count/test/2";
+  task.family = Family::kCount;
+  task.answer = "2";
+  task.metadata = {{"kind", "items"}, {"items", {"keen", "toms", "keen"}}, {"item", "keen"}};
+  RecordingRunner tools;
+  const ChatTurn occurrences = demonstration(task, tools.runner(), no_direct());
+  EXPECT_EQ(kinds(occurrences), (std::vector<Kind>{Kind::kThinking, Kind::kToolCall,
+                                                   Kind::kToolResult, Kind::kAnswer}));
+  EXPECT_EQ(occurrences.parts[0].text, "Python can count the \"keen\" entries.");
+  EXPECT_EQ(occurrences.parts[1].text, "\"keen, toms, keen\".split(\", \").count(\"keen\")");
+  EXPECT_EQ(occurrences.parts[3].text, "2");
+
+  task.answer = "3";
+  task.metadata = {{"kind", "list_length"}, {"items", {"keen", "toms", "keen"}}};
+  const ChatTurn length = demonstration(task, tools.runner(), no_direct());
+  EXPECT_EQ(length.parts[0].text, "Python can count the items.");
+  EXPECT_EQ(length.parts[1].text, "len(\"keen, toms, keen\".split(\", \"))");
+  EXPECT_EQ(length.parts[3].text, "3");
+  ASSERT_EQ(tools.calls.size(), 2u);
+  EXPECT_EQ(tools.calls[1].first, "python");
+}
+
 TEST(Demonstrations, Gsm8kTurnsEachAnnotationIntoACalculatorCall) {
   const Task task = generator().generate(Family::kGsm8k, Split::kTrain, 0, 8, 0);
   RecordingRunner tools;
