@@ -186,6 +186,9 @@ ConfigSchema schema_to_sft() {
                         "share of demonstrations that answer directly, with no thinking or tools"),
               float_key("sft.verify_fraction", 0.3, 0, 1,
                         "share of letter-count demonstrations that also check with Python"),
+              int_key("sft.max_difficulty", 0, 0, 100,
+                      "demonstrations draw their difficulty uniformly from tasks.difficulty to "
+                      "this (clamped to each family's maximum); 0: tasks.difficulty alone"),
           },
   };
 }

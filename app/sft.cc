@@ -121,7 +121,10 @@ TrainingSummary run_sft(const Config& config, const std::filesystem::path& run_f
   const auto seed = static_cast<uint64_t>(config.get_int("run.seed"));
   const TaskSettings settings = task_settings(config);
   const TaskGenerator generator(settings.sources);
-  const TaskMixture mixture(generator, settings.weights, settings.difficulty, seed);
+  TaskMixture mixture(generator, settings.weights, settings.difficulty, seed);
+  if (config.get_int("sft.max_difficulty") > 0) {
+    mixture.spread_difficulty_to(static_cast<int>(config.get_int("sft.max_difficulty")));
+  }
   const ToolRegistry tools = task_tools(config, generator.lookup_world());
   const ToolRunner run_tool = tool_runner(tools);
   const DemoOptions demo_options{config.get_float("sft.direct_fraction"),

@@ -150,6 +150,13 @@ void TaskMixture::set_difficulty(Family family, int difficulty) {
   difficulty_[static_cast<int>(family)] = difficulty;
 }
 
+void TaskMixture::spread_difficulty_to(int max_difficulty) {
+  if (max_difficulty < 1) {
+    throw Error(fmt::format("maximum task difficulty {} is below 1", max_difficulty));
+  }
+  spread_to_ = max_difficulty;
+}
+
 Task TaskMixture::sample(Split split, uint64_t index) const {
   Rng rng({seed_, static_cast<uint64_t>(split), index, fnv1a64("mixture")});
   double total = 0;
@@ -164,7 +171,10 @@ Task TaskMixture::sample(Split split, uint64_t index) const {
     if (point < w) break;
     point -= w;
   }
-  return generator_.generate(chosen, split, index, difficulty(chosen), seed_);
+  int level = difficulty(chosen);
+  const int top = std::min(spread_to_, max_difficulty(chosen));
+  if (top > level) level = static_cast<int>(rng.range(level, top));
+  return generator_.generate(chosen, split, index, level, seed_);
 }
 
 }  // namespace ponder

@@ -81,7 +81,7 @@ class TaskMixture {
 
   // The task at `index` of the split's stream: a family drawn by weight from
   // (seed, split, index), then generate(family, split, index,
-  // difficulty(family), seed).
+  // difficulty(family), seed) — or a difficulty drawn from the spread.
   Task sample(Split split, uint64_t index) const;
 
   const FamilyWeights& weights() const { return weights_; }
@@ -89,11 +89,18 @@ class TaskMixture {
   // Throws ponder::Error when difficulty < 1; larger values are kept and
   // clamped per family when generating.
   void set_difficulty(Family family, int difficulty);
+  // From now on each sample draws its difficulty uniformly from
+  // difficulty(family) up to max_difficulty (clamped to the family's
+  // maximum), so that demonstrations span the lengths the model will meet.
+  // A range of one level draws nothing: the stream stays what it was.
+  // Throws ponder::Error when max_difficulty < 1.
+  void spread_difficulty_to(int max_difficulty);
 
  private:
   const TaskGenerator& generator_;
   FamilyWeights weights_;
   std::array<int, kNumFamilies> difficulty_;
+  int spread_to_ = 0;  // 0: no spread
   uint64_t seed_;
 };
 

@@ -284,6 +284,29 @@ TEST(Mixture, DifficultyHookChangesLaterSamples) {
   EXPECT_THROW(mixture.set_difficulty(Family::kCount, 0), Error);
 }
 
+TEST(Mixture, SpreadDrawsEveryDifficultyUpToTheFamilysMaximum) {
+  FamilyWeights weights{};
+  weights[static_cast<int>(Family::kCount)] = 1;
+  weights[static_cast<int>(Family::kLookup)] = 1;
+  TaskMixture mixture(shared_generator(), weights, 2, 42);
+  const TaskMixture unspread(shared_generator(), weights, 2, 42);
+  mixture.spread_difficulty_to(2);  // a range of one level: the same stream
+  for (uint64_t i = 0; i < 20; ++i) {
+    EXPECT_EQ(task_to_json(mixture.sample(Split::kTrain, i)),
+              task_to_json(unspread.sample(Split::kTrain, i)));
+  }
+  mixture.spread_difficulty_to(50);
+  std::map<Family, std::set<int>> levels;
+  for (uint64_t i = 0; i < 400; ++i) {
+    const Task t = mixture.sample(Split::kTrain, i);
+    levels[t.family].insert(t.difficulty);
+    EXPECT_EQ(task_to_json(t), task_to_json(mixture.sample(Split::kTrain, i)));
+  }
+  EXPECT_EQ(levels[Family::kCount], (std::set<int>{2, 3, 4, 5}));
+  EXPECT_EQ(levels[Family::kLookup], (std::set<int>{2}));  // its maximum is 2
+  EXPECT_THROW(mixture.spread_difficulty_to(0), Error);
+}
+
 std::string mixture_error(const FamilyWeights& weights, int difficulty = 1) {
   try {
     TaskMixture(shared_generator(), weights, difficulty, 0);
