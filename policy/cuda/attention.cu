@@ -14,9 +14,15 @@ using cuda::kWarp;
 constexpr int kRowsPerBlock = kThreads / kWarp;  // softmax rows, one per warp
 constexpr int kCachedThreads = 128;              // attention_cached block
 
+// A warp's row in bf16; each lane rereads the values it wrote itself.
+__device__ inline void write_bf16(__nv_bfloat16* dst, const float* src, int n, int lane) {
+  for (int s = lane; s < n; s += kWarp) dst[s] = __float2bfloat16(src[s]);
+}
+
 // Row r of att[B·H·T, T] is query position t = r % T: softmax over s ≤ t,
-// zero above the diagonal.
-__global__ void causal_softmax_kernel(float* att, int rows, int seq) {
+// zero above the diagonal. With `copy`, also writes the result there in bf16
+// (the next product's operand), saving a pass over att.
+__global__ void causal_softmax_kernel(float* att, __nv_bfloat16* copy, int rows, int seq) {
   const int row = blockIdx.x * kRowsPerBlock + threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
   if (row >= rows) return;
   const int t = row % seq;
@@ -33,11 +39,13 @@ __global__ void causal_softmax_kernel(float* att, int rows, int seq) {
   const float inv = 1.0f / cuda::warp_sum(sum);
   for (int s = lane; s <= t; s += kWarp) a[s] *= inv;
   for (int s = t + 1 + lane; s < seq; s += kWarp) a[s] = 0;
+  if (copy != nullptr) write_bf16(copy + static_cast<size_t>(row) * seq, a, seq, lane);
 }
 
-// In place on d = dP: dS = P ⊙ (dP − Σ_s P·dP) · scale; zero above the diagonal.
-__global__ void causal_softmax_backward_kernel(float* d, const float* att, int rows, int seq,
-                                               float scale) {
+// In place on d = dP: dS = P ⊙ (dP − Σ_s P·dP) · scale; zero above the
+// diagonal. With `copy`, also writes dS there in bf16.
+__global__ void causal_softmax_backward_kernel(float* d, __nv_bfloat16* copy, const float* att,
+                                               int rows, int seq, float scale) {
   const int row = blockIdx.x * kRowsPerBlock + threadIdx.x / kWarp, lane = threadIdx.x % kWarp;
   if (row >= rows) return;
   const int t = row % seq;
@@ -48,6 +56,7 @@ __global__ void causal_softmax_backward_kernel(float* d, const float* att, int r
   dot = cuda::warp_sum(dot);
   for (int s = lane; s <= t; s += kWarp) g[s] = p[s] * (g[s] - dot) * scale;
   for (int s = t + 1 + lane; s < seq; s += kWarp) g[s] = 0;
+  if (copy != nullptr) write_bf16(copy + static_cast<size_t>(row) * seq, g, seq, lane);
 }
 
 // Block (i, h): entry i's query head h against its cache row's positions
@@ -160,9 +169,10 @@ void CudaBackend::attention_forward(float* out, float* att, const float* q, cons
   }
   const int rows = batch * heads * seq;
   causal_softmax_kernel<<<(rows + kRowsPerBlock - 1) / kRowsPerBlock, kThreads, 0,
-                          device_->stream>>>(att, rows, seq);
+                          device_->stream>>>(
+      att, bf16 ? reinterpret_cast<__nv_bfloat16*>(slot + att_at) : nullptr, rows, seq);
   PONDER_CUDA_LAUNCH_CHECK();
-  const void* pa = operand(att, a.att_size, slot + att_at);
+  const void* pa = bf16 ? static_cast<const void*>(slot + att_at) : att;
   // O = P V per head.
   for (int h = 0; h < heads; ++h) {
     gemm(false, false, seq, head_dim, seq, 1.0f, element(pa, h * a.tt, bf16), seq, a.att_batch,
@@ -198,9 +208,11 @@ void CudaBackend::attention_backward(float* dq, float* dk, float* dv, float* scr
   }
   const int rows = batch * heads * seq;
   causal_softmax_backward_kernel<<<(rows + kRowsPerBlock - 1) / kRowsPerBlock, kThreads, 0,
-                                   device_->stream>>>(scratch_att, att, rows, seq, a.scale);
+                                   device_->stream>>>(
+      scratch_att, bf16 ? reinterpret_cast<__nv_bfloat16*>(slot + ds_at) : nullptr, att, rows, seq,
+      a.scale);
   PONDER_CUDA_LAUNCH_CHECK();
-  const void* dsa = operand(scratch_att, a.att_size, slot + ds_at);
+  const void* dsa = bf16 ? static_cast<const void*>(slot + ds_at) : scratch_att;
   // dQ += dS K ; dK += dSᵀ Q ; dV += Pᵀ dO. Heads of one group add into the
   // same dK, dV slice one after another, in head order.
   for (int h = 0; h < heads; ++h) {
