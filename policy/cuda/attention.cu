@@ -112,8 +112,7 @@ __global__ void attention_cached_kernel(float* out, const float* q, const float*
 
 __global__ void cache_write_kernel(float* cache, const float* x, const int* rows,
                                    const int* positions, int n, int max_pos, int width) {
-  for (size_t e = blockIdx.x * size_t{blockDim.x} + threadIdx.x; e < static_cast<size_t>(n) * width;
-       e += size_t{gridDim.x} * blockDim.x) {
+  PONDER_FOR_EACH(e, static_cast<size_t>(n) * width) {
     const size_t i = e / width, j = e % width;
     cache[(static_cast<size_t>(rows[i]) * max_pos + positions[i]) * width + j] = x[e];
   }

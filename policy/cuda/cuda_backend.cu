@@ -15,8 +15,7 @@ namespace {
 constexpr size_t kCublasWorkspace = size_t{32} << 20;
 
 __global__ void to_bf16_kernel(__nv_bfloat16* dst, const float* src, size_t n) {
-  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < n;
-       i += size_t{gridDim.x} * blockDim.x) {
+  PONDER_FOR_EACH(i, n) {
     dst[i] = __float2bfloat16(src[i]);
   }
 }

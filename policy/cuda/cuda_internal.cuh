@@ -10,6 +10,11 @@
 #include "policy/cuda/cuda_backend.h"
 #include "policy/cuda/cuda_check.h"
 
+// Grid-stride loop: `i` takes every index below n once, over all threads.
+#define PONDER_FOR_EACH(i, n)                                             \
+  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < (n); \
+       i += size_t{gridDim.x} * blockDim.x)
+
 namespace ponder {
 
 struct CudaBackend::Device {

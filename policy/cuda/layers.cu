@@ -13,11 +13,6 @@ using cuda::grid_for;
 using cuda::kThreads;
 using cuda::kWarp;
 
-// Grid-stride index over n elements.
-#define PONDER_FOR_EACH(i, n)                                             \
-  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < (n); \
-       i += size_t{gridDim.x} * blockDim.x)
-
 // Rows per chunk of the fixed-order column sums (RMSNorm weight gradient).
 constexpr int kChunkRows = 64;
 
@@ -29,7 +24,7 @@ __global__ void embedding_forward_kernel(float* out, const TokenId* ids, const f
   }
 }
 
-// Block b owns token id ids[b] (distinct per block): it adds that id's rows
+// Block b owns token id unique_ids[b]: it adds that id's rows
 // of dout, listed in increasing order in order[starts[b] .. starts[b + 1]).
 __global__ void embedding_backward_kernel(float* dtable, const int* unique_ids, const int* starts,
                                           const int* order, const float* dout, int c) {

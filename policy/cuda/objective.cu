@@ -66,8 +66,7 @@ __global__ void weighted_cross_entropy_backward_kernel(float* logits, const Toke
 __global__ void sum_of_squares_kernel(double* partial, const float* x, size_t n) {
   __shared__ double shared[kWarp + 1];
   double sum = 0;
-  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < n;
-       i += size_t{gridDim.x} * blockDim.x) {
+  PONDER_FOR_EACH(i, n) {
     sum += static_cast<double>(x[i]) * x[i];
   }
   sum = cuda::block_sum(sum, shared);
@@ -75,8 +74,7 @@ __global__ void sum_of_squares_kernel(double* partial, const float* x, size_t n)
 }
 
 __global__ void scale_kernel(float* x, size_t n, float factor) {
-  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < n;
-       i += size_t{gridDim.x} * blockDim.x) {
+  PONDER_FOR_EACH(i, n) {
     x[i] *= factor;
   }
 }
@@ -88,8 +86,7 @@ struct AdamWStep {
 // The CPU backend's arithmetic, in float, element by element.
 __global__ void adamw_kernel(float* params, const float* grads, float* m, float* v, size_t n,
                              AdamWStep s) {
-  for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < n;
-       i += size_t{gridDim.x} * blockDim.x) {
+  PONDER_FOR_EACH(i, n) {
     const float g = grads[i];
     m[i] = s.beta1 * m[i] + (1.0f - s.beta1) * g;
     v[i] = s.beta2 * v[i] + (1.0f - s.beta2) * g * g;

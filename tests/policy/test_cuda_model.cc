@@ -36,6 +36,10 @@ ModelConfig test_config() {
 double model_bound(CudaPrecision p) {
   return p == CudaPrecision::kFp32 ? 1e-4 : 3e-2;
 }
+// Losses over 20 steps: bf16 gradients steer the parameters a little apart.
+double training_bound(CudaPrecision p) {
+  return p == CudaPrecision::kFp32 ? 1e-4 : 5e-2;
+}
 
 class CudaModel : public cuda_test::CudaTest {
  protected:
@@ -77,7 +81,7 @@ TEST_P(CudaModel, TwentyTrainingStepsTrackTheCpu) {
   const std::vector<double> cpu_losses = train(on_cpu, data, batch, seq, 20);
   const std::vector<double> gpu_losses = train(on_gpu, data, batch, seq, 20);
   for (int s = 0; s < 20; ++s) {
-    EXPECT_NEAR(gpu_losses[s], cpu_losses[s], model_bound(GetParam()) * cpu_losses[s])
+    EXPECT_NEAR(gpu_losses[s], cpu_losses[s], training_bound(GetParam()) * cpu_losses[s])
         << "step " << s << " (" << where() << ")";
   }
   // The run learns: one fixed batch is memorised quickly.
