@@ -9,11 +9,11 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include "app/backend_choice.h"
 #include "app/config.h"
 #include "app/task_tools.h"
 #include "app/tasks_commands.h"
 #include "policy/checkpoint.h"
-#include "policy/cpu/cpu_backend.h"
 #include "rollout/engine.h"
 
 namespace ponder {
@@ -57,8 +57,8 @@ void run_chat(const ChatArgs& args) {
   const Config config = Config::load(args.config, args.overrides);
   const Checkpoint ckpt = load_checkpoint(args.checkpoint, false);
   const Tokenizer tokenizer = load_checkpoint_tokenizer(args.checkpoint);
-  CpuBackend<float> backend;
-  Model<float> model(backend, ckpt.config);
+  const auto backend = make_backend(config);
+  Model<float> model(*backend, ckpt.config);
   model.set_params(ckpt.params);
   ModelDecoder decoder(model);
   const TaskGenerator generator(task_sources(config));
@@ -117,6 +117,7 @@ void add_chat_command(CLI::App& app) {
   cmd->add_option("--config", args->config,
                   "run config for [tools] and [tasks] (default: defaults)");
   cmd->add_option("--set", args->overrides, "override a key: --set section.key=value");
+  add_device_option(cmd, args->overrides);
   cmd->add_option("--temperature", args->generation.sampler.temperature, "0: greedy")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);

@@ -68,6 +68,14 @@ ConfigSchema schema_to_sft() {
                        "stages `ponder train` runs, in order"),
               int_key("run.threads", 0, 0, 1024,
                       "CPU threads for math (0: OMP_NUM_THREADS when set, else all cores)"),
+              enum_key("run.device", "auto", {"auto", "cpu", "cuda"},
+                       "where the model computes: cuda (GPU 0; an error when this build has no "
+                       "CUDA backend or no GPU is usable), cpu, or auto (cuda when a GPU is "
+                       "usable, else cpu, said once on stderr); docs/GPU.md"),
+              enum_key("run.precision", "bf16", {"bf16", "fp32"},
+                       "matmul precision on the CUDA backend: bf16 (bf16 operands, fp32 "
+                       "accumulation; weights, gradients and AdamW state stay fp32) or fp32; "
+                       "the CPU backend always computes in fp32"),
 
               list_key("tokenizer.inputs", {"data/gsm8k/train.jsonl"}, {}, 1,
                        "text or JSONL files the tokenizer is trained on"),

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include "app/backend_choice.h"
 #include "app/config.h"
 #include "app/eval.h"
 #include "app/task_tools.h"
@@ -15,7 +16,6 @@
 #include "policy/atomic_file.h"
 #include "policy/checkpoint.h"
 #include "policy/cpu/blas.h"
-#include "policy/cpu/cpu_backend.h"
 #include "policy/error.h"
 #include "rollout/rollout_store.h"
 #include "rollout/store_reader.h"
@@ -98,8 +98,8 @@ EvalReport evaluate_checkpoint(const Config& config, const std::filesystem::path
   const Checkpoint ckpt = load_checkpoint(checkpoint, false);
   report.checkpoint_step = ckpt.state.step;
   const Tokenizer tokenizer = load_checkpoint_tokenizer(checkpoint);
-  CpuBackend<float> backend;
-  Model<float> model(backend, ckpt.config);
+  const auto backend = make_backend(config);
+  Model<float> model(*backend, ckpt.config);
   model.set_params(ckpt.params);
   ModelDecoder decoder(model);
   // Tools off: no registry at all, so not even a worker starts.
@@ -238,6 +238,7 @@ void add_eval_command(CLI::App& app) {
                   "run config for [tasks], [tools] and budgets (default: the checkpoint's run "
                   "folder's config.toml, else the defaults)");
   cmd->add_option("--set", args->overrides, "override a key: --set section.key=value");
+  add_device_option(cmd, args->overrides);
   cmd->add_option("--db", args->db,
                   "rollout database (default: rollouts.db in the checkpoint's run folder)");
   cmd->add_option("--out", args->out,

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include "app/backend_choice.h"
 #include "app/chat.h"
 #include "app/config.h"
 #include "app/config_schema.h"
@@ -105,6 +106,7 @@ void add_sample(CLI::App& app) {
   cmd->add_option("checkpoint", *checkpoint, "checkpoint folder")->required();
   cmd->add_option("--config", *config_file, "run config for [tasks] (default: defaults)");
   cmd->add_option("--set", *overrides, "override a key: --set section.key=value (repeatable)");
+  add_device_option(cmd, *overrides);
   cmd->add_option("--family", *family, "task family")->capture_default_str();
   cmd->add_option("--split", *split, "train or eval")->capture_default_str();
   cmd->add_option("--n", options->n, "prompts")->capture_default_str()->check(CLI::PositiveNumber);
@@ -127,6 +129,7 @@ void add_sample(CLI::App& app) {
     const TaskGenerator generator(task_sources(config));
     const Family f = parse_family(*family);
     options->split = parse_split(*split);
+    options->device = device_choice(config);
     std::vector<Task> tasks;
     for (int i = 0; i < options->n; ++i) {
       tasks.push_back(generator.generate(f, options->split, static_cast<uint64_t>(i),

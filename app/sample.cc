@@ -3,7 +3,7 @@
 #include "curricula/answer.h"
 #include "policy/chat.h"
 #include "policy/checkpoint.h"
-#include "policy/cpu/cpu_backend.h"
+#include "policy/device.h"
 #include "policy/model.h"
 
 namespace ponder {
@@ -13,8 +13,8 @@ std::vector<Rollout> sample_responses(const std::filesystem::path& checkpoint,
                                       const ToolCaller& tools) {
   const Checkpoint ckpt = load_checkpoint(checkpoint, false);
   const Tokenizer tokenizer = load_checkpoint_tokenizer(checkpoint);
-  CpuBackend<float> backend;
-  Model<float> model(backend, ckpt.config);
+  const auto backend = make_backend(options.device);
+  Model<float> model(*backend, ckpt.config);
   model.set_params(ckpt.params);
   ModelDecoder decoder(model);
   Engine engine(decoder, tokenizer, tools);

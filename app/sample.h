@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "curricula/task.h"
+#include "policy/device.h"
 #include "rollout/engine.h"
 
 namespace ponder {
@@ -25,7 +26,8 @@ struct SampleOptions {
   double temperature = 0;  // 0: greedy
   int max_new_tokens = 256;
   bool direct = false;
-  int show = 3;  // responses printed in full
+  int show = 3;         // responses printed in full
+  DeviceChoice device;  // the backend the model runs on
 };
 
 struct SampleReport {

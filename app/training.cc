@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "app/backend_choice.h"
 #include "policy/cpu/blas.h"
 #include "policy/error.h"
 
@@ -71,7 +72,8 @@ ModelConfig model_config(const Config& config, int vocab_size) {
 TrainingSession::TrainingSession(const Config& config, std::string stage,
                                  const ModelConfig& model_config, std::filesystem::path folder,
                                  double peak_lr, int64_t warmup_steps, TrainingCadence cadence)
-    : stage_(std::move(stage)),
+    : backend_(make_backend(config)),
+      stage_(std::move(stage)),
       folder_(std::move(folder)),
       cadence_(cadence),
       schedule_{LrSchedule::parse_kind(config.get_string("optim.schedule")),
@@ -85,9 +87,9 @@ TrainingSession::TrainingSession(const Config& config, std::string stage,
   // would have made the folder.
   std::filesystem::create_directories(folder_);
   set_math_threads(static_cast<int>(config.get_int("run.threads")));
-  fmt::print("{}: {}\n", stage_, backend_.describe());
-  model_ = std::make_unique<Model<float>>(backend_, model_config);
-  optimizer_ = std::make_unique<AdamW<float>>(backend_, model_->specs(), model_->params(),
+  fmt::print("{}: {}\n", stage_, backend_->describe());
+  model_ = std::make_unique<Model<float>>(*backend_, model_config);
+  optimizer_ = std::make_unique<AdamW<float>>(*backend_, model_->specs(), model_->params(),
                                               model_->grads(), adamw_config(config));
 }
 
@@ -101,8 +103,8 @@ bool TrainingSession::resume() {
         fmt::format("checkpoint {} has no optimizer state to resume from", latest->string()));
   }
   model_->set_params(ckpt.params);
-  backend_.upload(optimizer_->m(), ckpt.adam_m.data(), ckpt.adam_m.size());
-  backend_.upload(optimizer_->v(), ckpt.adam_v.data(), ckpt.adam_v.size());
+  backend_->upload(optimizer_->m(), ckpt.adam_m.data(), ckpt.adam_m.size());
+  backend_->upload(optimizer_->v(), ckpt.adam_v.data(), ckpt.adam_v.size());
   optimizer_->set_steps_taken(ckpt.state.extra.value("optimizer_steps", ckpt.state.step));
   state_ = ckpt.state;
   rng_from_string(rng_, state_.rng_state, *latest);
@@ -117,8 +119,8 @@ void TrainingSession::save(const Tokenizer& tokenizer) {
   ckpt.params = model_->get_params();
   ckpt.adam_m.resize(model_->num_parameters());
   ckpt.adam_v.resize(model_->num_parameters());
-  backend_.download(ckpt.adam_m.data(), optimizer_->m(), ckpt.adam_m.size());
-  backend_.download(ckpt.adam_v.data(), optimizer_->v(), ckpt.adam_v.size());
+  backend_->download(ckpt.adam_m.data(), optimizer_->m(), ckpt.adam_m.size());
+  backend_->download(ckpt.adam_v.data(), optimizer_->v(), ckpt.adam_v.size());
   state_.rng_state = rng_to_string(rng_);
   state_.extra["optimizer_steps"] = optimizer_->steps_taken();
   ckpt.state = state_;

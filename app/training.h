@@ -1,5 +1,5 @@
 // TrainingSession: what pretraining and SFT share — the model and AdamW on
-// the CPU backend, the learning-rate schedule, resuming from the latest
+// the backend of run.device, the learning-rate schedule, resuming from the latest
 // checkpoint, the step loop with its skip-on-NaN rule, progress lines,
 // held-out evaluation, metrics.jsonl and checkpoints.
 //
@@ -24,7 +24,6 @@
 
 #include "app/config.h"
 #include "policy/checkpoint.h"
-#include "policy/cpu/cpu_backend.h"
 #include "policy/lr_schedule.h"
 #include "policy/model.h"
 #include "policy/optimizer.h"
@@ -66,7 +65,7 @@ class TrainingSession {
   bool resume();
 
   Model<float>& model() { return *model_; }
-  Backend<float>& backend() { return backend_; }
+  Backend<float>& backend() { return *backend_; }
   std::mt19937_64& rng() { return rng_; }
   const TrainerState& state() const { return state_; }
 
@@ -86,7 +85,7 @@ class TrainingSession {
   void save(const Tokenizer& tokenizer);
 
  private:
-  CpuBackend<float> backend_;
+  std::unique_ptr<Backend<float>> backend_;
   std::string stage_;
   std::filesystem::path folder_;
   TrainingCadence cadence_;

@@ -267,7 +267,9 @@ TEST_F(ConfigTest, ToTomlListsEveryKeyInSchemaOrder) {
             "out_dir = \"runs/out\"\n"
             "seed = 1234\n"
             "stages = [\"tokenizer\"]\n"
-            "threads = 0");
+            "threads = 0\n"
+            "device = \"auto\"\n"
+            "precision = \"bf16\"");
   size_t at = 0;
   std::string section;
   for (const auto& key : config_schema().keys) {

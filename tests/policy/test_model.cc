@@ -15,6 +15,7 @@
 #include "policy/error.h"
 #include "policy/model_internal.h"
 #include "policy/optimizer.h"
+#include "tests/policy/decode_test_util.h"
 
 namespace ponder {
 namespace {
@@ -115,23 +116,6 @@ class MathThreads {
   explicit MathThreads(int threads) { set_math_threads(threads); }
   ~MathThreads() { set_math_threads(0); }
 };
-
-// One decode call's entries.
-struct Entries {
-  std::vector<int> rows, positions;
-  std::vector<TokenId> tokens;
-  void add(int row, int position, TokenId token) {
-    rows.push_back(row);
-    positions.push_back(position);
-    tokens.push_back(token);
-  }
-};
-
-std::vector<float> decode(Model<float>& model, KvCache<float>& cache, const Entries& e) {
-  std::vector<float> logits(e.tokens.size() * model.config().vocab_size);
-  model.decode(cache, e.rows, e.positions, e.tokens, logits.data());
-  return logits;
-}
 
 TEST(ModelDecode, ARowGetsTheSameBitsWhateverTheBatchAndThreads) {
   CpuBackend<float> be;

@@ -2,7 +2,7 @@
 // an independent implementation (tests/reference/hf_parity.py compares them
 // with Hugging Face `transformers`).
 //
-//   ponder_dump_logits --checkpoint DIR --request IN.json --out OUT.json
+//   ponder_dump_logits --checkpoint DIR --request IN.json --out OUT.json [--device cpu|cuda]
 //
 // Request: {"sequences": [[id, ...], ...], "texts": ["...", ...],
 //           "greedy_prompts": [[id, ...], ...], "greedy_steps": N}
@@ -14,7 +14,8 @@
 //          "sequences": [{"ids": [...], "logits": [[vocab floats] per position],
 //                         "logprobs": [log π(ids[t+1]) per position, 0 at the last]}],
 //          "greedy": [{"tokens": [N ids], "logits": [[vocab floats] that chose each]}]}
-// Logits come from Model<float>::forward (one sequence per call, batch 1);
+// Logits come from Model<float>::forward (one sequence per call, batch 1) on
+// the CPU, or with --device cuda on the GPU in fp32 (policy/device.h);
 // floats are written exactly (as doubles, shortest round trip).
 #include <algorithm>
 #include <fstream>
@@ -27,7 +28,7 @@
 
 #include "policy/checkpoint.h"
 #include "policy/cpu/blas.h"
-#include "policy/cpu/cpu_backend.h"
+#include "policy/device.h"
 #include "policy/error.h"
 #include "policy/model.h"
 
@@ -117,6 +118,10 @@ int main(int argc, char** argv) {
   app.add_option("--request", request_file, "request JSON")->required();
   app.add_option("--out", out_file, "output JSON")->required();
   app.add_option("--threads", threads, "math threads (0: all cores)");
+  std::string device = "cpu";
+  app.add_option("--device", device, "cpu or cuda (fp32 matmuls)")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   try {
     std::ifstream in(request_file);
@@ -125,8 +130,9 @@ int main(int argc, char** argv) {
     ponder::set_math_threads(threads);
     const ponder::Checkpoint ckpt = ponder::load_checkpoint(checkpoint_dir, false);
     const ponder::Tokenizer tokenizer = ponder::load_checkpoint_tokenizer(checkpoint_dir);
-    ponder::CpuBackend<float> backend;
-    ponder::Model<float> model(backend, ckpt.config);
+    const auto backend =
+        ponder::make_backend({.device = device, .precision = "fp32", .source = "--device"});
+    ponder::Model<float> model(*backend, ckpt.config);
     model.set_params(ckpt.params);
 
     std::vector<std::vector<TokenId>> sequences =

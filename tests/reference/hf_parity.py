@@ -3,7 +3,7 @@
 and gives the same logits, log-probs and greedy decoding.
 
     hf_parity.py [CHECKPOINT_DIR ...] [--ponder build/ponder]
-                 [--dump-logits build/tests/reference/ponder_dump_logits]
+                 [--dump-logits build/tests/reference/ponder_dump_logits] [--device cpu|cuda]
 
 Without a checkpoint it makes two with `ponder train` (tokenizer, shards and 5
 pretraining steps on GSM8K text, in a temp dir): a GQA model with a separate
@@ -19,7 +19,8 @@ rms_norm_eps. For each checkpoint it compares, against ponder_dump_logits
     equal HF `generate` (do_sample=False, no stop token); a divergence counts
     only where HF's top two logits differ by more than the tolerance; and the
     logits of every decode step match HF's full forward of prompt + tokens.
-Everything runs on the CPU in float32 (eager attention). Without torch or
+Everything runs in float32 (eager attention); HF on the CPU, ponder on the CPU or,
+with --device cuda, on the GPU (its fp32 path; scripts/gpu-check runs that). Without torch or
 transformers it prints "skipped: torch/transformers not installed" and exits 0.
 
 Run by ctest (reference.hf_parity) with the scripts/setup venv, where it skips;
@@ -127,7 +128,7 @@ def hf_greedy(model, prompt, steps, pad_id):
     return out[0, len(prompt):].tolist()
 
 
-def check(checkpoint, dump_logits, tolerance, greedy_steps):
+def check(checkpoint, dump_logits, tolerance, greedy_steps, device):
     """Compares ponder and HF on one checkpoint; returns (failures, checks, worst diff)."""
     import numpy as np
     import torch
@@ -158,7 +159,8 @@ def check(checkpoint, dump_logits, tolerance, greedy_steps):
         with open(request_path, "w") as f:
             json.dump(request, f)
         run = subprocess.run([dump_logits, "--checkpoint", checkpoint, "--request", request_path,
-                              "--out", out_path], capture_output=True, text=True)
+                              "--out", out_path, "--device", device],
+                             capture_output=True, text=True)
         if run.returncode != 0:
             return [f"ponder_dump_logits failed: {run.stderr.strip()}"], 1, worst
         with open(out_path) as f:
@@ -230,6 +232,8 @@ def main():
                                              "ponder_dump_logits"))
     parser.add_argument("--tolerance", type=float, default=1e-4)
     parser.add_argument("--greedy-steps", type=int, default=12)
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                        help="where ponder computes (HF stays on the CPU)")
     args = parser.parse_args()
     try:
         import torch
@@ -245,7 +249,7 @@ def main():
         all_failures, total, worst = [], 0, 0.0
         for checkpoint in checkpoints:
             failures, checks, diff = check(checkpoint, args.dump_logits, args.tolerance,
-                                           args.greedy_steps)
+                                           args.greedy_steps, args.device)
             label = os.path.basename(os.path.dirname(os.path.dirname(checkpoint))) \
                 if not args.checkpoints else checkpoint
             print(f"{label}: {checks} checks, {len(failures)} failed, "
@@ -255,7 +259,8 @@ def main():
     for failure in all_failures:
         print("FAIL", failure)
     print(f"hf_parity: {total - len(all_failures)}/{total} checks passed; worst relative "
-          f"difference {worst:.2e} (tolerance {args.tolerance:g}); transformers "
+          f"difference {worst:.2e} (tolerance {args.tolerance:g}); ponder on {args.device}; "
+          f"transformers "
           f"{transformers.__version__}, torch {torch.__version__}")
     return 1 if all_failures else 0
 
