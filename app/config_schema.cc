@@ -68,6 +68,9 @@ ConfigSchema schema_to_sft() {
                        "stages `ponder train` runs, in order"),
               int_key("run.threads", 0, 0, 1024,
                       "CPU threads for math (0: OMP_NUM_THREADS when set, else all cores)"),
+              int_key("run.check_every", 0, 0, kNoLimit,
+                      "with several ranks (mpirun), compare a hash of the parameters across "
+                      "ranks every N training steps and stop if they differ (0: never)"),
 
               list_key("tokenizer.inputs", {"data/gsm8k/train.jsonl"}, {}, 1,
                        "text or JSONL files the tokenizer is trained on"),

@@ -25,6 +25,7 @@
 #include "app/task_tools.h"
 #include "app/tasks_commands.h"
 #include "app/tools_commands.h"
+#include "parallel/communicator.h"
 #include "policy/cpu/blas.h"
 #include "policy/error.h"
 #include "policy/pretokenizer.h"
@@ -305,6 +306,30 @@ void add_data(CLI::App& app) {
 }
 
 }  // namespace
+// One rank of a job started by an MPI launcher (docs/SCALING.md). Rank 0
+// alone prints: the other ranks' stdout goes to /dev/null, so the console
+// shows one run. Any failure ends the whole job (MPI_Abort) with the rank
+// named on stderr, so that no rank waits forever in a collective for it.
+int run_as_rank(Communicator& world, CLI::App& app, int argc, char** argv) {
+  if (!world.is_root() && std::freopen("/dev/null", "w", stdout) == nullptr) {
+    throw Error(fmt::format("rank {}: cannot silence stdout", world.rank()));
+  }
+  int status = 0;
+  try {
+    app.parse(argc, argv);
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    status = world.is_root() ? app.exit(e) : app.exit(e, std::cout, std::cout);
+    if (status == 0) return 0;  // --help, --version
+  } catch (const std::exception& e) {
+    std::fflush(stdout);
+    fmt::print(stderr, "ponder: rank {} of {}: {}\n", world.rank(), world.size(), e.what());
+    status = 1;
+  }
+  std::fflush(stderr);
+  world.abort(status);
+}
+
 }  // namespace ponder
 
 int main(int argc, char** argv) {
@@ -332,6 +357,8 @@ int main(int argc, char** argv) {
   ponder::add_tokenizer(app);
   ponder::add_data(app);
   try {
+    ponder::Communicator& world = ponder::Communicator::world();
+    if (world.size() > 1) return run_as_rank(world, app, argc, argv);
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);

@@ -267,7 +267,8 @@ TEST_F(ConfigTest, ToTomlListsEveryKeyInSchemaOrder) {
             "out_dir = \"runs/out\"\n"
             "seed = 1234\n"
             "stages = [\"tokenizer\"]\n"
-            "threads = 0");
+            "threads = 0\n"
+            "check_every = 0");
   size_t at = 0;
   std::string section;
   for (const auto& key : config_schema().keys) {
