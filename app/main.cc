@@ -305,17 +305,16 @@ void add_data(CLI::App& app) {
   });
 }
 
-}  // namespace
 // One rank of a job started by an MPI launcher (docs/SCALING.md). Rank 0
 // alone prints: the other ranks' stdout goes to /dev/null, so the console
 // shows one run. Any failure ends the whole job (MPI_Abort) with the rank
 // named on stderr, so that no rank waits forever in a collective for it.
 int run_as_rank(Communicator& world, CLI::App& app, int argc, char** argv) {
-  if (!world.is_root() && std::freopen("/dev/null", "w", stdout) == nullptr) {
-    throw Error(fmt::format("rank {}: cannot silence stdout", world.rank()));
-  }
   int status = 0;
   try {
+    if (!world.is_root() && std::freopen("/dev/null", "w", stdout) == nullptr) {
+      throw Error("cannot send standard output to /dev/null");
+    }
     app.parse(argc, argv);
     return 0;
   } catch (const CLI::ParseError& e) {
@@ -329,6 +328,8 @@ int run_as_rank(Communicator& world, CLI::App& app, int argc, char** argv) {
   std::fflush(stderr);
   world.abort(status);
 }
+
+}  // namespace
 
 }  // namespace ponder
 
@@ -358,7 +359,7 @@ int main(int argc, char** argv) {
   ponder::add_data(app);
   try {
     ponder::Communicator& world = ponder::Communicator::world();
-    if (world.size() > 1) return run_as_rank(world, app, argc, argv);
+    if (world.size() > 1) return ponder::run_as_rank(world, app, argc, argv);
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
