@@ -15,6 +15,9 @@
 //  - all_reduce_* sum element-wise in place; the result is the same bits on
 //    every rank. Long buffers go in buckets of kBucketElements (MPI counts
 //    are ints, and a bounded bucket keeps the transport's copies small).
+//  - A rank that reaches a collective before the others sleeps until they
+//    arrive instead of spinning on its core (ranks often share a machine
+//    with other work, or with each other).
 //  - A failing rank must not return from main normally: abort() ends the
 //    whole job (MPI_Abort), so no rank waits forever in a collective.
 //  - Built without MPI (PONDER_MPI off), world() is always a world of one,

@@ -2,8 +2,10 @@
 #include <mpi.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
-#include <limits>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -22,8 +24,27 @@ void finalize_at_exit() {
   if (!finalized && getpid() == initialised_by) MPI_Finalize();
 }
 
+// Waits until every rank has reached this call, sleeping rather than
+// spinning. OpenMPI polls while it waits; a rank that waits long for a slower
+// one (or for rank 0 building the tokenizer alone) would burn a core that the
+// slower rank, or anything else on a shared machine, could use. The sleeps
+// grow from 20 µs to 1 ms, so a short wait stays short. The collective that
+// follows then finds every rank present and runs at full speed.
+void arrive_together() {
+  MPI_Request request;
+  MPI_Ibarrier(MPI_COMM_WORLD, &request);
+  auto pause = std::chrono::microseconds(20);
+  for (int done = 0;;) {
+    MPI_Test(&request, &done, MPI_STATUS_IGNORE);
+    if (done) return;
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::microseconds(1000));
+  }
+}
+
 template <typename T>
 void all_reduce_in_buckets(std::span<T> data, MPI_Datatype type) {
+  arrive_together();
   for (size_t at = 0; at < data.size(); at += Communicator::kBucketElements) {
     const size_t n = std::min(Communicator::kBucketElements, data.size() - at);
     MPI_Allreduce(MPI_IN_PLACE, data.data() + at, static_cast<int>(n), type, MPI_SUM,
@@ -64,6 +85,7 @@ void Communicator::all_reduce_sum(std::span<int64_t> data) {
 std::vector<uint64_t> Communicator::all_gather(uint64_t value) {
   std::vector<uint64_t> out(static_cast<size_t>(size_), value);
   if (size_ > 1) {
+    arrive_together();
     MPI_Allgather(&value, 1, MPI_UINT64_T, out.data(), 1, MPI_UINT64_T, MPI_COMM_WORLD);
   }
   return out;
@@ -71,6 +93,7 @@ std::vector<uint64_t> Communicator::all_gather(uint64_t value) {
 
 void Communicator::broadcast(std::string& bytes, int root) {
   if (size_ == 1) return;
+  arrive_together();
   uint64_t length = bytes.size();
   MPI_Bcast(&length, 1, MPI_UINT64_T, root, MPI_COMM_WORLD);
   bytes.resize(length);
@@ -106,7 +129,7 @@ std::vector<std::string> Communicator::gather(const std::string& bytes) {
 }
 
 void Communicator::barrier() {
-  if (size_ > 1) MPI_Barrier(MPI_COMM_WORLD);
+  if (size_ > 1) arrive_together();
 }
 
 void Communicator::abort(int code) {
