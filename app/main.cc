@@ -1,6 +1,8 @@
 // The `ponder` command: parses arguments (CLI11) and hands each subcommand to
 // the code that does the work. Every ponder::Error ends here as one line on
 // stderr and exit status 1; argument errors exit through CLI11 (status 2+).
+#include <algorithm>
+#include <array>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -305,6 +307,10 @@ void add_data(CLI::App& app) {
   });
 }
 
+// The subcommands that train data-parallel; every other one would only do the
+// same work N times, writing the same files.
+constexpr std::array<std::string_view, 4> kParallelCommands = {"train", "pretrain", "sft", "rl"};
+
 // One rank of a job started by an MPI launcher (docs/SCALING.md). Rank 0
 // alone prints: the other ranks' stdout goes to /dev/null, so the console
 // shows one run. Any failure ends the whole job (MPI_Abort) with the rank
@@ -314,6 +320,15 @@ int run_as_rank(Communicator& world, CLI::App& app, int argc, char** argv) {
   try {
     if (!world.is_root() && std::freopen("/dev/null", "w", stdout) == nullptr) {
       throw Error("cannot send standard output to /dev/null");
+    }
+    const auto command =
+        std::find_if(argv + 1, argv + argc, [](const char* a) { return a[0] != '-'; });
+    if (command != argv + argc && std::find(kParallelCommands.begin(), kParallelCommands.end(),
+                                            *command) == kParallelCommands.end()) {
+      throw Error(
+          fmt::format("`ponder {}` runs in one process: start it without mpirun or srun "
+                      "(the data-parallel commands are {})",
+                      *command, fmt::join(kParallelCommands, ", ")));
     }
     app.parse(argc, argv);
     return 0;

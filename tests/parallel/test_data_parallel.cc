@@ -265,6 +265,16 @@ TEST_F(DataParallel, AFailingRankEndsTheJobNamingItself) {
   EXPECT_FALSE(std::filesystem::exists(dir_ / "t/checkpoints/step_00001000"));
 }
 
+TEST_F(DataParallel, CommandsThatDoNotTrainRefuseSeveralRanks) {
+  const Outcome two = run(mpirun(2) + " " + PONDER_BINARY + " tasks sample --family count --n 1",
+                          dir_ / "two.log", 120);
+  EXPECT_NE(two.status, 0);
+  EXPECT_NE(two.status, 124) << "the job hung:\n" << two.output;
+  EXPECT_THAT(two.output, HasSubstr("`ponder tasks` runs in one process: start it without mpirun "
+                                    "or srun (the data-parallel commands are train, pretrain, "
+                                    "sft, rl)"));
+}
+
 TEST_F(DataParallel, ResumingWithAnotherWorldSizeIsAClearError) {
   // One process to step 2; two ranks refuse to resume it.
   const Config config = pretrain_config();
