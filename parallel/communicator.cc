@@ -2,6 +2,7 @@
 // the failure drill and launcher detection.
 #include "parallel/communicator.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 

@@ -7,8 +7,6 @@
 #include <cstdlib>
 #include <thread>
 
-#include <fmt/format.h>
-
 #include "parallel/communicator.h"
 
 namespace ponder {
