@@ -76,6 +76,9 @@ ConfigSchema schema_to_sft() {
                        "matmul precision on the CUDA backend: bf16 (bf16 operands, fp32 "
                        "accumulation; weights, gradients and AdamW state stay fp32) or fp32; "
                        "the CPU backend always computes in fp32"),
+              int_key("run.check_every", 0, 0, kNoLimit,
+                      "with several ranks (mpirun), compare a hash of the parameters across "
+                      "ranks every N training steps and stop if they differ (0: never)"),
 
               list_key("tokenizer.inputs", {"data/gsm8k/train.jsonl"}, {}, 1,
                        "text or JSONL files the tokenizer is trained on"),

@@ -99,19 +99,25 @@ std::vector<std::vector<float>> completion_logprobs(Model<float>& model,
   return out;
 }
 
-GrpoUpdateStats accumulate_grpo_gradients(Model<float>& model,
-                                          std::span<const PolicySample> samples,
-                                          std::span<const std::vector<float>> old_logprobs,
-                                          std::span<const std::vector<float>> ref_logprobs,
-                                          const GrpoConfig& config, int micro_batch) {
-  if ((!old_logprobs.empty() && old_logprobs.size() != samples.size()) ||
-      (config.kl_beta > 0 && ref_logprobs.size() != samples.size())) {
-    throw std::logic_error("accumulate_grpo_gradients: per-sample arrays differ in count");
-  }
+GrpoBatchTotals grpo_batch_totals(std::span<const PolicySample> samples, const GrpoConfig& config) {
   GrpoBatchTotals totals;
   totals.sequences = static_cast<int64_t>(samples.size());
   for (const PolicySample& s : samples)
     totals.tokens += counted_tokens(s.mask, s.truncated, config);
+  return totals;
+}
+
+GrpoUpdateStats accumulate_grpo_gradients(Model<float>& model,
+                                          std::span<const PolicySample> samples,
+                                          std::span<const std::vector<float>> old_logprobs,
+                                          std::span<const std::vector<float>> ref_logprobs,
+                                          const GrpoConfig& config, int micro_batch,
+                                          const GrpoBatchTotals& whole) {
+  if ((!old_logprobs.empty() && old_logprobs.size() != samples.size()) ||
+      (config.kl_beta > 0 && ref_logprobs.size() != samples.size())) {
+    throw std::logic_error("accumulate_grpo_gradients: per-sample arrays differ in count");
+  }
+  const GrpoBatchTotals totals = whole.sequences > 0 ? whole : grpo_batch_totals(samples, config);
 
   GrpoUpdateStats stats;
   double clipped = 0, kl = 0;

@@ -50,8 +50,13 @@ struct GrpoUpdateStats {
   int64_t tokens = 0;        // counted tokens
 };
 
+// The counts GRPO normalises by, over `samples`.
+GrpoBatchTotals grpo_batch_totals(std::span<const PolicySample> samples, const GrpoConfig& config);
+
 // Accumulates the gradient of the GRPO objective over `samples` (one
-// mini-batch: the normalisers count all of them) into model.grads().
+// mini-batch: the normalisers count all of them) into model.grads(). With
+// `whole` non-zero, `samples` are this rank's share of a mini-batch whose
+// counts `whole` gives (app/rl_parallel.h), and the normalisers count those.
 // `old_logprobs[i]`: π_old's log-probs of sample i; empty means "the policy
 // as it is now" (ρ = 1: the first update on fresh rollouts, which saves a
 // forward). `ref_logprobs`: per sample, needed only when config.kl_beta > 0.
@@ -59,6 +64,7 @@ GrpoUpdateStats accumulate_grpo_gradients(Model<float>& model,
                                           std::span<const PolicySample> samples,
                                           std::span<const std::vector<float>> old_logprobs,
                                           std::span<const std::vector<float>> ref_logprobs,
-                                          const GrpoConfig& config, int micro_batch);
+                                          const GrpoConfig& config, int micro_batch,
+                                          const GrpoBatchTotals& whole = {});
 
 }  // namespace ponder

@@ -1,6 +1,8 @@
 // The `ponder` command: parses arguments (CLI11) and hands each subcommand to
 // the code that does the work. Every ponder::Error ends here as one line on
 // stderr and exit status 1; argument errors exit through CLI11 (status 2+).
+#include <algorithm>
+#include <array>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -26,6 +28,7 @@
 #include "app/task_tools.h"
 #include "app/tasks_commands.h"
 #include "app/tools_commands.h"
+#include "parallel/communicator.h"
 #include "policy/cpu/blas.h"
 #include "policy/error.h"
 #include "policy/pretokenizer.h"
@@ -307,7 +310,45 @@ void add_data(CLI::App& app) {
   });
 }
 
+// The subcommands that train data-parallel; every other one would only do the
+// same work N times, writing the same files.
+constexpr std::array<std::string_view, 4> kParallelCommands = {"train", "pretrain", "sft", "rl"};
+
+// One rank of a job started by an MPI launcher (docs/SCALING.md). Rank 0
+// alone prints: the other ranks' stdout goes to /dev/null, so the console
+// shows one run. Any failure ends the whole job (MPI_Abort) with the rank
+// named on stderr, so that no rank waits forever in a collective for it.
+int run_as_rank(Communicator& world, CLI::App& app, int argc, char** argv) {
+  int status = 0;
+  try {
+    if (!world.is_root() && std::freopen("/dev/null", "w", stdout) == nullptr) {
+      throw Error("cannot send standard output to /dev/null");
+    }
+    const auto command =
+        std::find_if(argv + 1, argv + argc, [](const char* a) { return a[0] != '-'; });
+    if (command != argv + argc && std::find(kParallelCommands.begin(), kParallelCommands.end(),
+                                            *command) == kParallelCommands.end()) {
+      throw Error(
+          fmt::format("`ponder {}` runs in one process: start it without mpirun or srun "
+                      "(the data-parallel commands are {})",
+                      *command, fmt::join(kParallelCommands, ", ")));
+    }
+    app.parse(argc, argv);
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    status = world.is_root() ? app.exit(e) : app.exit(e, std::cout, std::cout);
+    if (status == 0) return 0;  // --help, --version
+  } catch (const std::exception& e) {
+    std::fflush(stdout);
+    fmt::print(stderr, "ponder: rank {} of {}: {}\n", world.rank(), world.size(), e.what());
+    status = 1;
+  }
+  std::fflush(stderr);
+  world.abort(status);
+}
+
 }  // namespace
+
 }  // namespace ponder
 
 int main(int argc, char** argv) {
@@ -335,6 +376,8 @@ int main(int argc, char** argv) {
   ponder::add_tokenizer(app);
   ponder::add_data(app);
   try {
+    ponder::Communicator& world = ponder::Communicator::world();
+    if (world.size() > 1) return ponder::run_as_rank(world, app, argc, argv);
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);

@@ -12,17 +12,20 @@ namespace ponder {
 namespace {
 
 // `batch` windows of seq + 1 tokens at random offsets of `tokens`: inputs are
-// the first seq, targets the last seq.
+// the first seq, targets the last seq. Every rank draws every window's offset
+// (so the RNG advances alike everywhere) and keeps the rows of `rows`.
 void draw_batch(std::mt19937_64& rng, const std::vector<TokenId>& tokens, int batch, int seq,
-                std::vector<TokenId>& inputs, std::vector<TokenId>& targets) {
-  inputs.resize(static_cast<size_t>(batch) * seq);
+                Slice rows, std::vector<TokenId>& inputs, std::vector<TokenId>& targets) {
+  inputs.resize(rows.size() * seq);
   targets.resize(inputs.size());
   const uint64_t starts = tokens.size() - seq;  // valid starts: [0, size - seq - 1]
   for (int b = 0; b < batch; ++b) {
     const uint64_t start = rng() % starts;
+    if (!rows.contains(static_cast<size_t>(b))) continue;
+    const size_t row = static_cast<size_t>(b) - rows.begin;
     for (int t = 0; t < seq; ++t) {
-      inputs[static_cast<size_t>(b) * seq + t] = tokens[start + t];
-      targets[static_cast<size_t>(b) * seq + t] = tokens[start + t + 1];
+      inputs[row * seq + t] = tokens[start + t];
+      targets[row * seq + t] = tokens[start + t + 1];
     }
   }
 }
@@ -72,7 +75,7 @@ TrainingSummary run_pretrain(const Config& config, const std::filesystem::path& 
   TrainingSession session(config, "pretrain", model_cfg, run_folder, config.get_float("optim.lr"),
                           config.get_int("optim.warmup_steps"), cadence);
   const auto seed = static_cast<uint64_t>(config.get_int("run.seed"));
-  if (!session.resume()) {
+  if (!session.resume(cadence.total_steps)) {
     session.model().init_weights(seed, config.get_float("model.initializer_range"));
   }
   Model<float>& model = session.model();
@@ -82,14 +85,18 @@ TrainingSummary run_pretrain(const Config& config, const std::filesystem::path& 
       model.num_parameters() / 1e6, train_tokens.size(), val_tokens.size(), cadence.total_steps,
       accum, batch, seq);
 
-  const std::vector<float> weights(n, 1.0f / static_cast<float>(n * accum));
-  const std::vector<float> eval_weights(n, 1.0f / static_cast<float>(n));
+  // This rank's rows of each batch, weighted by the whole batch's token count.
+  const Slice rows = batch_slice(session.comm(), batch, "pretrain.batch_size");
+  const int local = static_cast<int>(rows.size());
+  const size_t local_n = rows.size() * seq;
+  const std::vector<float> weights(local_n, 1.0f / static_cast<float>(n * accum));
+  const std::vector<float> eval_weights(local_n, 1.0f / static_cast<float>(n));
   std::vector<TokenId> inputs, targets;
   auto train_step = [&] {
     double loss = 0;
     for (int micro = 0; micro < accum; ++micro) {
-      draw_batch(session.rng(), train_tokens, batch, seq, inputs, targets);
-      loss += model.forward(inputs.data(), targets.data(), weights.data(), batch, seq);
+      draw_batch(session.rng(), train_tokens, batch, seq, rows, inputs, targets);
+      loss += model.forward(inputs.data(), targets.data(), weights.data(), local, seq);
       model.backward();
     }
     return loss;
@@ -100,8 +107,8 @@ TrainingSummary run_pretrain(const Config& config, const std::filesystem::path& 
     const int64_t batches = config.get_int("pretrain.eval_batches");
     double sum = 0;
     for (int64_t i = 0; i < batches; ++i) {
-      draw_batch(eval_rng, val_tokens, batch, seq, inputs, targets);
-      sum += model.forward(inputs.data(), targets.data(), eval_weights.data(), batch, seq);
+      draw_batch(eval_rng, val_tokens, batch, seq, rows, inputs, targets);
+      sum += model.forward(inputs.data(), targets.data(), eval_weights.data(), local, seq);
     }
     return sum / static_cast<double>(batches);
   };

@@ -15,6 +15,7 @@
 #include "app/grpo_update.h"
 #include "app/records.h"
 #include "app/rl_metrics.h"
+#include "app/rl_parallel.h"
 #include "app/task_tools.h"
 #include "app/tasks_commands.h"
 #include "app/training.h"
@@ -136,7 +137,8 @@ class RlStage {
     session_ = std::make_unique<TrainingSession>(config, "rl", base_.config, folder_,
                                                  config.get_float("rl.lr"),
                                                  config.get_int("rl.warmup_steps"), cadence);
-    if (session_->resume()) {
+    rows_ = batch_slice(comm_, settings_.prompts, "rl.prompts_per_step");
+    if (session_->resume(settings_.steps)) {
       const nlohmann::json& extra = session_->state().extra;
       curriculum_ =
           DifficultyController::from_json(difficulty_options(config), extra.at("curriculum"));
@@ -164,8 +166,11 @@ class RlStage {
       fmt::print("rl: all {} steps done; kept\n", settings_.steps);
       return read_rl_summary(summary_file);
     }
-    RolloutStore store =
-        RolloutStore::open(database_, config_.get_string("run.name"), config_.to_toml());
+    // Rank 0 alone writes the store (the other ranks send it their rollouts).
+    std::optional<RolloutStore> store;
+    if (comm_.is_root()) {
+      store = RolloutStore::open(database_, config_.get_string("run.name"), config_.to_toml());
+    }
     ModelDecoder decoder(session_->model());
     Engine engine(decoder, tokenizer_, tool_caller(tools_));
     if (!before_) {
@@ -179,6 +184,7 @@ class RlStage {
     HeldOutReport after = *before_;
     while (session_->state().step < end) {
       const int64_t step = session_->state().step + 1;
+      failure_drill(comm_, step);
       StepOutput out = train_step(engine, step);
       if (step % settings_.eval_every == 0 || step == settings_.steps) {
         after = evaluate(engine, step, out);
@@ -188,20 +194,23 @@ class RlStage {
       }
       const auto log_start = Clock::now();
       print_step(step, out.metrics);
-      std::ofstream(folder_ / "metrics.jsonl", std::ios::app)
-          << nlohmann::json({{"step", step}, {"split", "train"}, {"metrics", out.metrics.values}})
-                 .dump()
-          << "\n";
+      if (comm_.is_root()) {
+        std::ofstream(folder_ / "metrics.jsonl", std::ios::app)
+            << nlohmann::json({{"step", step}, {"split", "train"}, {"metrics", out.metrics.values}})
+                   .dump()
+            << "\n";
+      }
       write_step(store, step, std::move(out));
       last_log_seconds_ = seconds_since(log_start);
       session_->mutable_state().step = step;
+      session_->check_replicas(step);
       if (step % settings_.checkpoint_every == 0 || step == end) checkpoint(store);
     }
-    store.flush();
+    if (store) store->flush();
     RlSummary summary{*before_, after, direct_, checkpoint_path(folder_ / "checkpoints", end),
                       database_};
     if (session_->state().step >= settings_.steps) {
-      write_file_atomically(summary_file, to_json(summary).dump(2) + "\n");
+      if (comm_.is_root()) write_file_atomically(summary_file, to_json(summary).dump(2) + "\n");
       fmt::print("rl: {}", format_rl_summary(summary));
     }
     return summary;
@@ -224,11 +233,15 @@ class RlStage {
     for (Family family : kFamilies) mixture_.set_difficulty(family, curriculum_.level(family));
   }
 
-  // Generates and scores one round of prompts: records carry rewards.
+  // One round of prompts: every task of it (each rank feeds the curriculum
+  // all of them), this rank's prompts (rows_), their rollouts and records
+  // (with rewards), and every rank's rewards and verdicts.
   struct Round {
+    std::vector<Task> tasks;
     PromptSet prompts;
     std::vector<Rollout> rollouts;
     std::vector<RolloutRecord> records;
+    RoundVerdicts verdicts;
   };
 
   Round generate_round(Engine& engine, int64_t step, int round, Clock::duration& generate_time,
@@ -240,10 +253,15 @@ class RlStage {
     for (int i = 0; i < settings_.prompts; ++i) {
       tasks.push_back(mixture_.sample(Split::kTrain, first + static_cast<uint64_t>(i)));
     }
-    Round r{render_prompts(tokenizer_, std::move(tasks)), {}, {}};
+    Round r;
+    r.prompts =
+        render_prompts(tokenizer_, {tasks.begin() + static_cast<std::ptrdiff_t>(rows_.begin),
+                                    tasks.begin() + static_cast<std::ptrdiff_t>(rows_.end)});
+    r.tasks = std::move(tasks);
     GenerationOptions options = settings_.generation;
     options.seed =
         mix(seed_ ^ mix(static_cast<uint64_t>(step) * 64 + static_cast<uint64_t>(round)));
+    options.first_prompt = rows_.begin;
     auto start = Clock::now();
     r.rollouts = engine.generate(r.prompts.prompts, settings_.group, options);
     generate_time += Clock::now() - start;
@@ -257,6 +275,7 @@ class RlStage {
       r.records.push_back(std::move(record));
     }
     reward_time += Clock::now() - start;
+    r.verdicts = share_verdicts(comm_, r.records, rows_, settings_.prompts, settings_.group);
     return r;
   }
 
@@ -275,10 +294,8 @@ class RlStage {
     int zero_variance = 0, groups = 0;
     for (int round = 0; round <= settings_.max_refills; ++round) {
       rounds.push_back(generate_round(engine, step, round, generate_time, reward_time));
-      const Round& r = rounds.back();
-      std::vector<double> totals;
-      for (const auto& record : r.records) totals.push_back(record.reward);
-      const std::vector<bool> informative = informative_groups(totals, settings_.group);
+      const std::vector<bool> informative =
+          informative_groups(rounds.back().verdicts.rewards, settings_.group);
       for (int g = 0; g < settings_.prompts; ++g) {
         ++groups;
         zero_variance += !informative[g];
@@ -295,51 +312,57 @@ class RlStage {
     for (const auto& [round, g] : kept) {
       for (int s = 0; s < settings_.group; ++s) {
         rewards.push_back(
-            rounds[round].records[static_cast<size_t>(g) * settings_.group + s].reward);
+            rounds[round].verdicts.rewards[static_cast<size_t>(g) * settings_.group + s]);
       }
     }
     const std::vector<double> advantages =
         group_advantages(rewards, settings_.group, settings_.scale);
+    // This rank trains on the kept groups of its prompts; kept_at[j] is the
+    // index in `kept` of its j-th group.
     std::vector<PolicySample> samples;
+    std::vector<size_t> kept_at;
     for (size_t k = 0; k < kept.size(); ++k) {
       const auto& [round, g] = kept[k];
+      if (!rows_.contains(static_cast<size_t>(g))) continue;
       Round& r = rounds[round];
+      const size_t local = static_cast<size_t>(g) - rows_.begin;
       for (int s = 0; s < settings_.group; ++s) {
-        const size_t i = static_cast<size_t>(g) * settings_.group + s;
+        const size_t i = local * settings_.group + s;
         const double a = advantages[k * settings_.group + s];
         r.records[i].advantage = a;
-        samples.push_back(policy_sample(r.prompts.prompts[g], r.rollouts[i], a));
+        samples.push_back(policy_sample(r.prompts.prompts[local], r.rollouts[i], a));
       }
+      kept_at.push_back(k);
     }
 
     const auto train_start = Clock::now();
     StepMetrics metrics;
-    update(samples, metrics);
+    update(samples, kept_at, kept.size(), metrics);
     const double train_seconds = seconds_since(train_start);
 
-    // Curriculum, then the records and metrics of every rollout generated.
-    std::vector<RolloutRecord> records;
-    std::vector<Rollout> rollouts;
-    double tool_seconds = 0;
+    // Curriculum (every rank, every verdict, in order), then the records and
+    // metrics of every rollout generated (rank 0).
+    RankRollouts mine;
     for (Round& r : rounds) {
-      for (size_t i = 0; i < r.records.size(); ++i) {
-        const Task& task = r.prompts.tasks[i / settings_.group];
-        if (adaptive_) {
-          if (auto change =
-                  curriculum_.record(task.family, task.difficulty, r.records[i].correct)) {
-            fmt::print("rl: {} difficulty {} -> {} (rolling accuracy {:.2f})\n",
-                       family_name(change->family), change->from, change->to, change->accuracy);
-          }
+      for (size_t i = 0; adaptive_ && i < r.verdicts.correct.size(); ++i) {
+        const Task& task = r.tasks[i / settings_.group];
+        if (auto change = curriculum_.record(task.family, task.difficulty, r.verdicts.correct[i])) {
+          fmt::print("rl: {} difficulty {} -> {} (rolling accuracy {:.2f})\n",
+                     family_name(change->family), change->from, change->to, change->accuracy);
         }
-        for (const auto& call : r.records[i].tool_calls) tool_seconds += call.latency_ms / 1000;
-        records.push_back(std::move(r.records[i]));
-        rollouts.push_back(std::move(r.rollouts[i]));
       }
+      mine.rounds.push_back(std::move(r.records));
+      mine.entropy.emplace_back();
+      for (const Rollout& rollout : r.rollouts) mine.entropy.back().push_back(rollout.entropy);
     }
     apply_curriculum();
-    add_rollout_metrics(records, rollouts, metrics);
-    double generated = 0;
-    for (const Rollout& r : rollouts) generated += static_cast<double>(r.ids.size());
+    StepRollouts all = gather_rollouts(comm_, std::move(mine));
+    add_rollout_metrics(all.records, all.entropy, metrics);
+    double generated = 0, tool_seconds = 0;
+    for (const RolloutRecord& r : all.records) {
+      generated += r.completion_tokens;
+      for (const auto& call : r.tool_calls) tool_seconds += call.latency_ms / 1000;
+    }
     const double generate_seconds = std::chrono::duration<double>(generate_time).count();
     auto& v = metrics.values;
     v["groups"] = groups;
@@ -358,13 +381,16 @@ class RlStage {
     // A step's own logging happens after its row is built: the row shows the previous step's.
     v["time_log"] = last_log_seconds_;
     metrics.seconds = seconds_since(step_start);
-    return StepOutput{std::move(records), std::move(metrics)};
+    return StepOutput{std::move(all.records), std::move(metrics)};
   }
 
-  // rl.iterations passes of rl.minibatches optimizer steps over `samples`.
-  void update(const std::vector<PolicySample>& samples, StepMetrics& metrics) {
+  // rl.iterations passes of rl.minibatches optimizer steps over the `kept`
+  // groups of every rank; this rank's are `samples`, whose j-th group is
+  // group kept_at[j] of them (ascending).
+  void update(const std::vector<PolicySample>& samples, const std::vector<size_t>& kept_at,
+              size_t kept, StepMetrics& metrics) {
     auto& v = metrics.values;
-    if (samples.empty()) {
+    if (kept == 0) {
       fmt::print("rl: no group had a reward spread; no update this step\n");
       v["loss"] = 0;
       return;
@@ -376,25 +402,32 @@ class RlStage {
       old = completion_logprobs(model, samples, micro);
     }
     if (reference_) ref = completion_logprobs(*reference_, samples, micro);
-    // Mini-batch mb takes groups [mb·K/M, (mb+1)·K/M) of the K trained on.
+    // Mini-batch mb takes groups [mb·K/M, (mb+1)·K/M) of the K trained on;
+    // this rank's share of them is a run of its own groups.
     const size_t group = static_cast<size_t>(settings_.group);
-    const size_t groups = samples.size() / group;
     const auto minibatches = static_cast<size_t>(settings_.minibatches);
+    auto local_group = [&](size_t k) {
+      return static_cast<size_t>(std::lower_bound(kept_at.begin(), kept_at.end(), k) -
+                                 kept_at.begin());
+    };
     double loss = 0, clip = 0, kl = 0, grad_norm = 0, lr = 0;
     int updates = 0, skipped = 0;
     for (int it = 0; it < settings_.iterations; ++it) {
       for (size_t mb = 0; mb < minibatches; ++mb) {
-        const size_t begin = mb * groups / minibatches * group;
-        const size_t count = (mb + 1) * groups / minibatches * group - begin;
-        if (count == 0) continue;
+        const size_t first = mb * kept / minibatches, last = (mb + 1) * kept / minibatches;
+        if (first == last) continue;
+        const size_t begin = local_group(first) * group;
+        const size_t count = local_group(last) * group - begin;
         const std::span<const PolicySample> part(samples.data() + begin, count);
         auto part_of = [&](const std::vector<std::vector<float>>& all) {
           return all.empty() ? std::span<const std::vector<float>>()
                              : std::span<const std::vector<float>>(all.data() + begin, count);
         };
         model.zero_grad();
-        const GrpoUpdateStats stats = accumulate_grpo_gradients(
-            model, part, part_of(old), part_of(ref), settings_.grpo, micro);
+        const GrpoBatchTotals totals = global_totals(comm_, part, settings_.grpo);
+        const GrpoUpdateStats stats =
+            sum_over_ranks(comm_, accumulate_grpo_gradients(model, part, part_of(old), part_of(ref),
+                                                            settings_.grpo, micro, totals));
         lr = session_->learning_rate(session_->optimizer_steps());
         if (!std::isfinite(stats.loss)) {
           ++skipped;
@@ -441,11 +474,15 @@ class RlStage {
   }
 
   // The held-out set, greedy, one answer each; its rows join `out` (step
-  // `step`). `direct`: the no-tools, no-thinking baseline — the answer is
-  // forced to start right after the prompt.
+  // `step`) on rank 0. `direct`: the no-tools, no-thinking baseline — the
+  // answer is forced to start right after the prompt. The ranks split the
+  // prompts (greedy answers do not depend on the batch) and every rank
+  // returns rank 0's report.
   HeldOutReport evaluate(Engine& engine, int64_t step, StepOutput& out, bool direct = false) {
+    const Slice rows =
+        rank_slice(static_cast<size_t>(settings_.eval_prompts), comm_.rank(), comm_.size());
     std::vector<Task> tasks;
-    for (int64_t i = 0; i < settings_.eval_prompts; ++i) {
+    for (size_t i = rows.begin; i < rows.end; ++i) {
       tasks.push_back(held_out_mixture_.sample(Split::kEval, static_cast<uint64_t>(i)));
     }
     PromptSet set = render_prompts(tokenizer_, std::move(tasks));
@@ -458,15 +495,21 @@ class RlStage {
       for (auto& prompt : set.prompts) prompt.push_back(answer);
     }
     const auto start = Clock::now();
-    std::vector<Rollout> rollouts = engine.generate(set.prompts, 1, options);
-    const size_t first = out.records.size();
+    options.first_prompt = rows.begin;
+    std::vector<Rollout> rollouts;
+    if (rows.size() > 0) rollouts = engine.generate(set.prompts, 1, options);
+    RankRollouts mine{{{}}, {{}}};
     for (size_t i = 0; i < rollouts.size(); ++i) {
       if (direct) rollouts[i].text = std::string(tokenizer_.token_text(answer)) + rollouts[i].text;
-      out.records.push_back(
+      mine.rounds[0].push_back(
           rollout_record(set.tasks[i], rollouts[i], step, "eval", direct ? kDirect : kHeldOut));
+      mine.entropy[0].push_back(rollouts[i].entropy);
     }
-    const HeldOutReport report =
-        held_out_report(step, std::span<const RolloutRecord>(out.records).subspan(first));
+    StepRollouts all_rows = gather_rollouts(comm_, std::move(mine));
+    std::string shared = to_json(held_out_report(step, all_rows.records)).dump();
+    comm_.broadcast(shared);
+    const HeldOutReport report = held_out_report_from_json(nlohmann::json::parse(shared));
+    std::move(all_rows.records.begin(), all_rows.records.end(), std::back_inserter(out.records));
     const FamilyReport& all = report.families.back();
     out.metrics.values[direct ? "heldout_direct_accuracy" : "heldout_accuracy"] = all.accuracy();
     fmt::print("rl step {:>4}/{} | held-out accuracy{} {:.3f} ({} of {}) in {:.1f} s\n", step,
@@ -476,7 +519,9 @@ class RlStage {
   }
 
   // The [eval] benchmarks (app/eval.h); their rows and eval/<bench>/... metrics join `out`.
+  // Rank 0 alone runs them; the other ranks wait for it at the next step.
   void run_benchmarks(Engine& engine, int64_t step, StepOutput& out) {
+    if (!comm_.is_root()) return;
     EvalResults results = run_eval(engine, tokenizer_, benchmarks_, eval_options(config_), step);
     add_eval_metrics(results, out.metrics.values);
     std::move(results.records.begin(), results.records.end(), std::back_inserter(out.records));
@@ -485,19 +530,20 @@ class RlStage {
   }
 
   // One step's rows and metrics, one transaction; token ids and log-probs only
-  // with rl.store_tokens.
-  void write_step(RolloutStore& store, int64_t step, StepOutput out) const {
+  // with rl.store_tokens. Rank 0 holds the store; elsewhere, nothing.
+  void write_step(std::optional<RolloutStore>& store, int64_t step, StepOutput out) const {
+    if (!store) return;
     if (!settings_.store_tokens) {
       for (RolloutRecord& record : out.records) {
         record.token_ids.clear();
         record.logprobs.clear();
       }
     }
-    store.write_step(step, std::move(out.records), std::move(out.metrics));
+    store->write_step(step, std::move(out.records), std::move(out.metrics));
   }
 
-  void checkpoint(RolloutStore& store) {
-    store.flush();  // the database holds every step the checkpoint has seen
+  void checkpoint(std::optional<RolloutStore>& store) {
+    if (store) store->flush();  // the database holds every step the checkpoint has seen
     nlohmann::json& extra = session_->mutable_state().extra;
     extra["curriculum"] = curriculum_.to_json();
     extra["held_out_before"] = to_json(*before_);
@@ -521,6 +567,8 @@ class RlStage {
   RewardSet rewards_;
   std::filesystem::path database_;
   std::unique_ptr<TrainingSession> session_;
+  Communicator& comm_ = Communicator::world();
+  Slice rows_;  // this rank's prompts of each round
   std::unique_ptr<Model<float>> reference_;
   int64_t benchmark_every_;  // eval.every: 0 for none during RL
   std::vector<Benchmark> benchmarks_;

@@ -35,12 +35,13 @@ HeldOutReport held_out_report(int64_t step, std::span<const RolloutRecord> recor
   return report;
 }
 
-void add_rollout_metrics(const std::vector<RolloutRecord>& records,
-                         const std::vector<Rollout>& rollouts, StepMetrics& m) {
+void add_rollout_metrics(const std::vector<RolloutRecord>& records, std::span<const double> entropy,
+                         StepMetrics& m) {
   std::vector<double> rewards;
   std::map<std::string, std::vector<double>> by_reward;
   std::map<std::string, std::pair<double, double>> by_family;  // correct, n
-  double correct = 0, tokens = 0, thinking = 0, calls = 0, failed = 0, truncated = 0, entropy = 0;
+  double correct = 0, tokens = 0, thinking = 0, calls = 0, failed = 0, truncated = 0,
+         entropy_sum = 0;
   for (size_t i = 0; i < records.size(); ++i) {
     const RolloutRecord& r = records[i];
     rewards.push_back(r.reward);
@@ -53,7 +54,7 @@ void add_rollout_metrics(const std::vector<RolloutRecord>& records,
     calls += static_cast<double>(r.tool_calls.size());
     for (const auto& call : r.tool_calls) failed += call.status != "ok";
     truncated += r.finish_reason != "end";
-    entropy += rollouts[i].entropy;
+    entropy_sum += entropy[i];
   }
   const double n = std::max<double>(1, static_cast<double>(records.size()));
   m.values["reward_mean"] = mean_of(rewards);
@@ -68,7 +69,7 @@ void add_rollout_metrics(const std::vector<RolloutRecord>& records,
   m.values["tool_calls_per_rollout"] = calls / n;
   m.values["tool_error_rate"] = calls > 0 ? failed / calls : 0;
   m.values["truncation_rate"] = truncated / n;
-  m.values["entropy"] = entropy / n;
+  m.values["entropy"] = entropy_sum / n;
 }
 
 nlohmann::json to_json(const HeldOutReport& report) {

@@ -8,7 +8,6 @@
 #include <vector>
 
 #include "app/rl.h"
-#include "rollout/engine.h"
 #include "rollout/rollout_record.h"
 
 namespace ponder {
@@ -19,8 +18,8 @@ HeldOutReport held_out_report(int64_t step, std::span<const RolloutRecord> recor
 // Adds the rollout metrics of a step to `m`: reward_mean, reward_std,
 // reward/<name>, accuracy, accuracy/<family>, response_tokens,
 // thinking_tokens, tool_calls_per_rollout, tool_error_rate, truncation_rate,
-// entropy. `rollouts[i]` is the engine's rollout behind `records[i]`.
-void add_rollout_metrics(const std::vector<RolloutRecord>& records,
-                         const std::vector<Rollout>& rollouts, StepMetrics& m);
+// entropy. `entropy[i]` is the engine's Rollout::entropy behind `records[i]`.
+void add_rollout_metrics(const std::vector<RolloutRecord>& records, std::span<const double> entropy,
+                         StepMetrics& m);
 
 }  // namespace ponder

@@ -16,7 +16,8 @@ namespace {
 // r·kCandidates .. r·kCandidates + kCandidates − 1 — a pure function of (s, r).
 constexpr uint64_t kCandidates = 16;
 
-// One padded batch of demonstrations and its weights (w_t = mask_t / Σ mask).
+// This rank's rows of one padded batch of demonstrations and their weights
+// (w_t = mask_t / Σ mask, the sum over the whole batch, every rank's rows).
 struct DemoBatch {
   std::vector<TokenId> inputs, targets;
   std::vector<float> weights;
@@ -25,27 +26,30 @@ struct DemoBatch {
 
 class DemoBatcher {
  public:
+  // `rows`: this rank's rows of each batch; `comm` sums the token count.
   DemoBatcher(const TaskMixture& mixture, const Tokenizer& tokenizer, const ToolRunner& run_tool,
-              DemoOptions options, int batch, int seq)
+              DemoOptions options, Slice rows, int seq, Communicator& comm)
       : mixture_(mixture),
         tokenizer_(tokenizer),
         run_tool_(run_tool),
         options_(options),
-        batch_(batch),
-        seq_(seq) {}
+        rows_(rows),
+        seq_(seq),
+        comm_(comm) {}
 
-  // The batch whose rows are demos first_row, first_row + 1, ... of `split`.
+  // This rank's rows of the batch whose rows are demos first_row,
+  // first_row + 1, ... of `split`. Every rank calls it (a collective).
   DemoBatch make(Split split, uint64_t first_row) const {
     DemoBatch out;
-    const size_t n = static_cast<size_t>(batch_) * seq_;
+    const size_t n = rows_.size() * seq_;
     out.inputs.assign(n, tokenizer_.special_id(Special::kPad));
     out.targets.assign(n, -1);
     out.weights.assign(n, 0.0f);
     double masked = 0;
-    for (int b = 0; b < batch_; ++b) {
-      const RenderedChat chat = fitting_demo(split, first_row + b, out.skipped);
+    for (size_t b = 0; b < rows_.size(); ++b) {
+      const RenderedChat chat = fitting_demo(split, first_row + rows_.begin + b, out.skipped);
       for (size_t t = 0; t + 1 < chat.ids.size(); ++t) {
-        const size_t at = static_cast<size_t>(b) * seq_ + t;
+        const size_t at = b * seq_ + t;
         out.inputs[at] = chat.ids[t];
         if (chat.mask[t + 1]) {
           out.targets[at] = chat.ids[t + 1];
@@ -53,6 +57,7 @@ class DemoBatcher {
         }
       }
     }
+    masked = comm_.sum(masked);  // whole counts: the sum is exact, in any order
     for (size_t i = 0; i < n; ++i) {
       if (out.targets[i] >= 0) out.weights[i] = static_cast<float>(1.0 / masked);
     }
@@ -77,7 +82,9 @@ class DemoBatcher {
   const Tokenizer& tokenizer_;
   const ToolRunner& run_tool_;
   DemoOptions options_;
-  int batch_, seq_;
+  Slice rows_;
+  int seq_;
+  Communicator& comm_;
 };
 
 }  // namespace
@@ -113,7 +120,7 @@ TrainingSummary run_sft(const Config& config, const std::filesystem::path& run_f
   cadence.tokens_per_step = static_cast<uint64_t>(batch) * seq;
   TrainingSession session(config, "sft", base.config, run_folder / "sft",
                           config.get_float("sft.lr"), config.get_int("sft.warmup_steps"), cadence);
-  if (!session.resume()) {
+  if (!session.resume(cadence.total_steps)) {
     session.model().set_params(base.params);
     fmt::print("sft: starting from {}\n", init.string());
   }
@@ -129,7 +136,9 @@ TrainingSummary run_sft(const Config& config, const std::filesystem::path& run_f
   const ToolRunner run_tool = tool_runner(tools);
   const DemoOptions demo_options{config.get_float("sft.direct_fraction"),
                                  config.get_float("sft.verify_fraction"), seed};
-  const DemoBatcher batcher(mixture, tokenizer, run_tool, demo_options, batch, seq);
+  const Slice rows = batch_slice(session.comm(), batch, "sft.batch_size");
+  const int local = static_cast<int>(rows.size());
+  const DemoBatcher batcher(mixture, tokenizer, run_tool, demo_options, rows, seq, session.comm());
 
   Model<float>& model = session.model();
   uint64_t skipped = 0;
@@ -139,7 +148,7 @@ TrainingSummary run_sft(const Config& config, const std::filesystem::path& run_f
     const DemoBatch b = batcher.make(Split::kTrain, first);
     skipped += b.skipped;
     const double loss =
-        model.forward(b.inputs.data(), b.targets.data(), b.weights.data(), batch, seq);
+        model.forward(b.inputs.data(), b.targets.data(), b.weights.data(), local, seq);
     model.backward();
     return loss;
   };
@@ -148,12 +157,13 @@ TrainingSummary run_sft(const Config& config, const std::filesystem::path& run_f
     double sum = 0;
     for (int64_t i = 0; i < batches; ++i) {
       const DemoBatch b = batcher.make(Split::kEval, static_cast<uint64_t>(i) * batch);
-      sum += model.forward(b.inputs.data(), b.targets.data(), b.weights.data(), batch, seq);
+      sum += model.forward(b.inputs.data(), b.targets.data(), b.weights.data(), local, seq);
     }
     return sum / static_cast<double>(batches);
   };
   const int64_t end = stop_at_step > 0 ? stop_at_step : cadence.total_steps;
   TrainingSummary summary = session.run(end, train_step, held_out_loss, tokenizer);
+  skipped = static_cast<uint64_t>(session.comm().sum(static_cast<double>(skipped)));
   if (skipped > 0) {
     fmt::print("sft: {} demonstrations longer than sft.seq_len = {} were skipped\n", skipped, seq);
   }

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <optional>
 #include <sstream>
 
@@ -18,6 +19,7 @@
 #include "app/sft.h"
 #include "app/tasks_commands.h"
 #include "curricula/documents.h"
+#include "parallel/communicator.h"
 #include "policy/atomic_file.h"
 #include "policy/bpe_trainer.h"
 #include "policy/checkpoint.h"
@@ -111,9 +113,18 @@ void training_record(const Config& config, const std::string& stage,
   const auto record = output / kInputsFile;
   if (std::filesystem::exists(record)) {
     require_same_settings(read_text_file(record), now, output, stage.c_str());
-  } else {
+  } else if (Communicator::world().is_root()) {
     write_file_atomically(record, now);
   }
+}
+
+// Stages that only build files (tokenizer, shards, corpus, the final eval)
+// run on rank 0 while the other ranks wait: two processes must not build the
+// same folder, and the files are shared.
+void on_root_only(const std::function<void()>& stage) {
+  Communicator& comm = Communicator::world();
+  if (comm.is_root()) stage();
+  comm.barrier();
 }
 
 void run_tokenizer_stage(const Config& config, const std::filesystem::path& folder) {
@@ -352,7 +363,8 @@ std::string run_summary(const Config& config, const std::vector<std::string>& st
 
 void run_stages(const Config& config, const StageRange& range) {
   const std::filesystem::path folder = run_folder(config);
-  write_file_atomically(folder / "config.toml", config.to_toml());
+  Communicator& comm = Communicator::world();
+  if (comm.is_root()) write_file_atomically(folder / "config.toml", config.to_toml());
   fmt::print("run {}: outputs in {}\n", config.get_string("run.name"), folder.string());
   const std::vector<std::string> all = config.get_strings("run.stages");
   const size_t first = range.first.empty() ? 0 : stage_index(all, range.first);
@@ -380,11 +392,11 @@ void run_stages(const Config& config, const StageRange& range) {
     const int64_t stop_at = stage == stages.back() ? range.stop_at_step : 0;
     fmt::print("== stage {} ==\n", stage);
     if (stage == "tokenizer") {
-      run_tokenizer_stage(config, folder);
+      on_root_only([&] { run_tokenizer_stage(config, folder); });
     } else if (stage == "shards") {
-      run_shards_stage(config, folder);
+      on_root_only([&] { run_shards_stage(config, folder); });
     } else if (stage == "corpus") {
-      run_corpus_stage(config, folder);
+      on_root_only([&] { run_corpus_stage(config, folder); });
     } else if (stage == "pretrain") {
       training_record(config, stage, folder / "checkpoints");
       run_pretrain(config, folder, stop_at);
@@ -395,7 +407,7 @@ void run_stages(const Config& config, const StageRange& range) {
       training_record(config, stage, folder / "rl");
       run_rl(config, folder, stop_at);
     } else if (stage == "eval") {
-      run_eval_stage(config, folder);
+      on_root_only([&] { run_eval_stage(config, folder); });
     } else {
       // The schema's choices list every stage; reaching this is a programming error.
       throw std::logic_error("stage without a runner: " + stage);
@@ -406,7 +418,7 @@ void run_stages(const Config& config, const StageRange& range) {
   // The report is a view of the run, not part of it: a report that cannot be
   // written must not fail a run whose stages all finished.
   try {
-    fmt::print("report: {}\n", write_report(folder).string());
+    if (comm.is_root()) fmt::print("report: {}\n", write_report(folder).string());
   } catch (const std::exception& e) {
     fmt::print(stderr, "warning: the run report was not written: {}\n", e.what());
   }

@@ -53,6 +53,16 @@ AdamWConfig adamw_config(const Config& config) {
 
 }  // namespace
 
+Slice batch_slice(const Communicator& comm, int64_t batch, const char* key) {
+  if (batch < comm.size()) {
+    throw Error(
+        fmt::format("{} = {} is less than the {} ranks of this run: every rank needs at "
+                    "least one row; raise {} or start fewer ranks",
+                    key, batch, comm.size(), key));
+  }
+  return rank_slice(static_cast<size_t>(batch), comm.rank(), comm.size());
+}
+
 ModelConfig model_config(const Config& config, int vocab_size) {
   ModelConfig m;
   m.vocab_size = vocab_size;
@@ -82,7 +92,9 @@ TrainingSession::TrainingSession(const Config& config, std::string stage,
                 cadence.total_steps,
                 config.get_float("optim.min_lr_ratio"),
                 config.get_float("optim.decay_fraction")},
-      rng_(static_cast<uint64_t>(config.get_int("run.seed"))) {
+      rng_(static_cast<uint64_t>(config.get_int("run.seed"))),
+      comm_(Communicator::world()),
+      check_every_(config.get_int("run.check_every")) {
   // metrics.jsonl is appended to from the first step, before any checkpoint
   // would have made the folder.
   std::filesystem::create_directories(folder_);
@@ -93,11 +105,19 @@ TrainingSession::TrainingSession(const Config& config, std::string stage,
                                               model_->grads(), adamw_config(config));
 }
 
-bool TrainingSession::resume() {
+bool TrainingSession::resume(int64_t last_step) {
   const auto latest = latest_checkpoint(folder_ / "checkpoints");
   if (!latest) return false;
   const Checkpoint ckpt = load_checkpoint(*latest);
   require_same_model(model_->config(), ckpt.config, *latest);
+  if (ckpt.state.step < last_step && ckpt.state.world_size != comm_.size()) {
+    throw Error(fmt::format(
+        "{}: checkpoint {} (step {} of {}) was written by a run of {} rank(s), and this run "
+        "has {}; resume it with the same number of ranks (mpirun -np {}), or start the stage "
+        "afresh in a new run.name",
+        stage_, latest->string(), ckpt.state.step, last_step, ckpt.state.world_size, comm_.size(),
+        ckpt.state.world_size));
+  }
   if (ckpt.adam_m.empty()) {
     throw Error(
         fmt::format("checkpoint {} has no optimizer state to resume from", latest->string()));
@@ -108,12 +128,27 @@ bool TrainingSession::resume() {
   optimizer_->set_steps_taken(ckpt.state.extra.value("optimizer_steps", ckpt.state.step));
   state_ = ckpt.state;
   rng_from_string(rng_, state_.rng_state, *latest);
-  truncate_metrics(folder_ / "metrics.jsonl", state_.step);
+  if (comm_.is_root()) truncate_metrics(folder_ / "metrics.jsonl", state_.step);
   fmt::print("{}: resumed from {} (step {})\n", stage_, latest->string(), state_.step);
   return true;
 }
 
+double TrainingSession::optimizer_step(double lr) {
+  comm_.all_reduce_sum(std::span<float>(model_->grads(), model_->num_parameters()));
+  return optimizer_->step(lr);
+}
+
+void TrainingSession::check_replicas(int64_t step) {
+  if (check_every_ > 0 && step % check_every_ == 0) {
+    require_identical_replicas(comm_,
+                               std::span<const float>(model_->params(), model_->num_parameters()),
+                               fmt::format("{} step {}", stage_, step));
+  }
+}
+
 void TrainingSession::save(const Tokenizer& tokenizer) {
+  // Every replica holds the same state; rank 0 writes it.
+  if (!comm_.is_root()) return;
   Checkpoint ckpt;
   ckpt.config = model_->config();
   ckpt.params = model_->get_params();
@@ -123,6 +158,7 @@ void TrainingSession::save(const Tokenizer& tokenizer) {
   backend_->download(ckpt.adam_v.data(), optimizer_->v(), ckpt.adam_v.size());
   state_.rng_state = rng_to_string(rng_);
   state_.extra["optimizer_steps"] = optimizer_->steps_taken();
+  state_.world_size = comm_.size();
   ckpt.state = state_;
   const auto dir = checkpoint_path(folder_ / "checkpoints", state_.step);
   save_checkpoint(dir, ckpt, tokenizer);
@@ -132,7 +168,9 @@ void TrainingSession::save(const Tokenizer& tokenizer) {
 TrainingSummary TrainingSession::run(int64_t end_step, const std::function<double()>& train_step,
                                      const std::function<double()>& held_out_loss,
                                      const Tokenizer& tokenizer) {
-  std::ofstream metrics(folder_ / "metrics.jsonl", std::ios::app);
+  // Rank 0 writes the metrics; elsewhere the stream stays closed and discards them.
+  std::ofstream metrics;
+  if (comm_.is_root()) metrics.open(folder_ / "metrics.jsonl", std::ios::app);
   const int64_t total = cadence_.total_steps;
   end_step = std::min(end_step, total);
   TrainingSummary summary;
@@ -141,12 +179,13 @@ TrainingSummary TrainingSession::run(int64_t end_step, const std::function<doubl
   uint64_t window_tokens = 0;
   while (state_.step < end_step) {
     const double lr = schedule_.at(state_.step);
+    failure_drill(comm_, state_.step + 1);
     model_->zero_grad();
-    const double loss = train_step();
+    const double loss = comm_.sum(train_step());
     state_.data_position += 1;
     state_.tokens_seen += cadence_.tokens_per_step;
     window_tokens += cadence_.tokens_per_step;
-    const double grad_norm = std::isfinite(loss) ? optimizer_->step(lr) : NAN;
+    const double grad_norm = std::isfinite(loss) ? optimizer_step(lr) : NAN;
     ++state_.step;
     if (!std::isfinite(loss) || !std::isfinite(grad_norm)) {
       ++summary.skipped_steps;
@@ -185,7 +224,7 @@ TrainingSummary TrainingSession::run(int64_t end_step, const std::function<doubl
       window_tokens = 0;
     }
     if (state_.step % cadence_.eval_every == 0 || state_.step == total) {
-      summary.last_val_loss = held_out_loss();
+      summary.last_val_loss = comm_.sum(held_out_loss());
       fmt::print("{} step {:>6}/{} | held-out loss {:.4f}\n", stage_, state_.step, total,
                  summary.last_val_loss);
       metrics << nlohmann::json{{"step", state_.step},
@@ -195,6 +234,7 @@ TrainingSummary TrainingSession::run(int64_t end_step, const std::function<doubl
               << "\n";
     }
     metrics.flush();
+    check_replicas(state_.step);
     if (state_.step % cadence_.checkpoint_every == 0 || state_.step == end_step) save(tokenizer);
   }
   summary.step = state_.step;

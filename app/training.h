@@ -9,6 +9,15 @@
 // Both draw their data from the session's RNG (train) or their own fixed
 // RNG (held-out), so a resumed run equals an unbroken one bit for bit.
 //
+// Data parallel (docs/SCALING.md): every rank of Communicator::world() holds
+// the same model and draws the same random numbers, but computes only its
+// rows of each batch (batch_slice): both functions return the rank's share
+// of the loss, normalised by the whole batch's count, and the session sums
+// the shares and the gradients over ranks before the optimizer step, so
+// every replica takes the same step the single process would. Only rank 0
+// writes checkpoints and metrics.jsonl; a checkpoint records the world size,
+// and resuming with another is an error.
+//
 // Layout under `folder`: checkpoints/step_NNNNNNNN/, metrics.jsonl (one JSON
 // object per line; `split` is "train" or "val"). On resume metrics.jsonl
 // drops lines after the checkpoint's step, so nothing is counted twice.
@@ -23,6 +32,7 @@
 #include <string>
 
 #include "app/config.h"
+#include "parallel/communicator.h"
 #include "policy/checkpoint.h"
 #include "policy/lr_schedule.h"
 #include "policy/model.h"
@@ -44,6 +54,10 @@ struct TrainingCadence {
   uint64_t tokens_per_step = 0;
 };
 
+// This rank's rows of a batch of `batch` rows (`key` names the config key
+// in the error when there are fewer rows than ranks).
+Slice batch_slice(const Communicator& comm, int64_t batch, const char* key);
+
 struct TrainingSummary {
   int64_t step = 0;
   double last_train_loss = 0;
@@ -61,12 +75,16 @@ class TrainingSession {
 
   // Continues from the latest checkpoint under folder/checkpoints when there
   // is one (true); otherwise leaves the model as it is (false). Throws
-  // ponder::Error when that checkpoint's model differs from this one.
-  bool resume();
+  // ponder::Error when that checkpoint's model differs from this one's, or
+  // when the stage still has steps to go (the checkpoint's step is before
+  // `last_step`) and it was written by another world size. A finished stage
+  // may be read by any world size (RL on 8 ranks after pretraining on one).
+  bool resume(int64_t last_step);
 
   Model<float>& model() { return *model_; }
   Backend<float>& backend() { return *backend_; }
   std::mt19937_64& rng() { return rng_; }
+  Communicator& comm() { return comm_; }
   const TrainerState& state() const { return state_; }
 
   // Runs steps until `end_step` (≤ total_steps), then checkpoints.
@@ -75,14 +93,18 @@ class TrainingSession {
 
   // For a stage with its own step loop (RL: several optimizer steps per
   // step): the schedule's learning rate at optimizer step `step`; one AdamW
-  // step on the accumulated gradients (returns the gradient norm before
-  // clipping); the state to advance and to checkpoint with save(), which
-  // writes checkpoints/step_<state().step>.
+  // step on the gradients accumulated on every rank, summed over ranks
+  // (returns the gradient norm before clipping; every rank calls it); the
+  // state to advance and to checkpoint with save(), which writes
+  // checkpoints/step_<state().step> (rank 0 only).
   double learning_rate(int64_t step) const { return schedule_.at(step); }
-  double optimizer_step(double lr) { return optimizer_->step(lr); }
+  double optimizer_step(double lr);
   int64_t optimizer_steps() const { return optimizer_->steps_taken(); }
   TrainerState& mutable_state() { return state_; }
   void save(const Tokenizer& tokenizer);
+  // At every run.check_every-th step (0: never), ponder::Error when the
+  // replicas' parameters differ (require_identical_replicas). Every rank calls it.
+  void check_replicas(int64_t step);
 
  private:
   std::unique_ptr<Backend<float>> backend_;
@@ -94,6 +116,8 @@ class TrainingSession {
   LrSchedule schedule_;
   std::mt19937_64 rng_;
   TrainerState state_;
+  Communicator& comm_;
+  int64_t check_every_;  // run.check_every
 };
 
 }  // namespace ponder

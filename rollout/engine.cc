@@ -104,7 +104,7 @@ std::vector<Rollout> Engine::generate(const std::vector<std::vector<TokenId>>& p
       Row& row = state[r];
       row.index = (first + p) * samples + s;
       row.length = static_cast<int>(prompts[first + p].size());
-      row.rng.seed(row_seed(options.seed, first + p, s));
+      row.rng.seed(row_seed(options.seed, options.first_prompt + first + p, s));
       if (s > 0) decoder_.copy_prefix(static_cast<int>(p) * samples, r, row.length);
       row.next =
           sample_token(&logits[last_entry[p] * vocab], vocab, options.sampler, row.rng, banned);

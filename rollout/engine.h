@@ -83,6 +83,10 @@ using ToolCaller = std::function<ToolOutcome(std::string_view tool, std::string_
 struct GenerationOptions {
   SamplerOptions sampler;
   uint64_t seed = 0;
+  // The index of prompts[0] in a larger batch split over calls (the ranks of
+  // a data-parallel run): rows seed from (seed, first_prompt + p, s), so the
+  // parts sample what the whole batch would.
+  size_t first_prompt = 0;
   int max_new_tokens = 256;     // completion tokens, forced ones included
   int max_tool_calls = 4;       // per rollout
   int max_result_tokens = 128;  // per tool result

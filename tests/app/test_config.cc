@@ -269,7 +269,8 @@ TEST_F(ConfigTest, ToTomlListsEveryKeyInSchemaOrder) {
             "stages = [\"tokenizer\"]\n"
             "threads = 0\n"
             "device = \"auto\"\n"
-            "precision = \"bf16\"");
+            "precision = \"bf16\"\n"
+            "check_every = 0");
   size_t at = 0;
   std::string section;
   for (const auto& key : config_schema().keys) {

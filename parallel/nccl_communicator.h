@@ -1,0 +1,54 @@
+// All-reduce of device buffers with NCCL, for ranks that each drive one GPU.
+// Built only when CMake finds the CUDA toolkit and NCCL (PONDER_NCCL).
+//
+// The NCCL communicator is bootstrapped over the process's MPI communicator
+// (parallel/communicator.h): rank 0 makes NCCL's unique id and broadcasts it,
+// then every rank joins with its rank and the world size. Construction is
+// therefore a collective: every rank constructs one, in the same order
+// relative to other collectives.
+//
+// Contract:
+//  - Buffers are device pointers on the device the communicator was made
+//    for; operations are enqueued on `stream` (nullptr: the legacy default
+//    stream) and complete in stream order; nothing here synchronises the
+//    host, so a caller that reads the result on the host synchronises first.
+//  - Long buffers go in buckets of Communicator::kBucketElements, so a
+//    caller may also reduce bucket by bucket as backward produces gradients
+//    (overlapping the reduction with the rest of backward).
+//  - Every CUDA or NCCL failure is a ponder::Error naming the call and the
+//    library's message.
+#pragma once
+
+#include <cstddef>
+
+#include <cuda_runtime_api.h>
+#include <nccl.h>
+
+#include "parallel/communicator.h"
+
+namespace ponder {
+
+class NcclCommunicator {
+ public:
+  // Joins world.size() ranks on CUDA device `device` (cudaSetDevice).
+  NcclCommunicator(Communicator& world, int device);
+  ~NcclCommunicator();
+  NcclCommunicator(const NcclCommunicator&) = delete;
+  NcclCommunicator& operator=(const NcclCommunicator&) = delete;
+
+  int rank() const { return rank_; }
+  int size() const { return size_; }
+  int device() const { return device_; }
+
+  // In place: the element-wise sum, or mean, over ranks of `count` floats.
+  void all_reduce_sum(float* data, size_t count, cudaStream_t stream = nullptr);
+  void all_reduce_mean(float* data, size_t count, cudaStream_t stream = nullptr);
+
+ private:
+  void all_reduce(float* data, size_t count, ncclRedOp_t op, cudaStream_t stream);
+
+  ncclComm_t comm_ = nullptr;
+  int rank_, size_, device_;
+};
+
+}  // namespace ponder

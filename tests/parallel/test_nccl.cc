@@ -1,0 +1,40 @@
+// The NCCL communicator in a world of one on one GPU: built wherever the
+// CUDA toolkit and NCCL are, run where a device is (skipped elsewhere).
+#include "parallel/nccl_communicator.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace ponder {
+namespace {
+
+TEST(Nccl, AllReduceInAWorldOfOneKeepsTheBuffer) {
+  int devices = 0;
+  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
+    GTEST_SKIP() << "no CUDA device";
+  }
+  NcclCommunicator nccl(Communicator::world(), 0);
+  ASSERT_EQ(nccl.size(), 1);
+  // Two buckets and a bit, so the bucketing is exercised.
+  std::vector<float> host(Communicator::kBucketElements * 2 + 5);
+  for (size_t i = 0; i < host.size(); ++i) host[i] = static_cast<float>(i % 1000) * 0.5f;
+  float* device = nullptr;
+  ASSERT_EQ(cudaMalloc(&device, host.size() * sizeof(float)), cudaSuccess);
+  ASSERT_EQ(cudaMemcpy(device, host.data(), host.size() * sizeof(float), cudaMemcpyHostToDevice),
+            cudaSuccess);
+  cudaStream_t stream = nullptr;
+  ASSERT_EQ(cudaStreamCreate(&stream), cudaSuccess);
+  nccl.all_reduce_sum(device, host.size(), stream);
+  nccl.all_reduce_mean(device, host.size(), stream);
+  ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+  std::vector<float> back(host.size());
+  ASSERT_EQ(cudaMemcpy(back.data(), device, back.size() * sizeof(float), cudaMemcpyDeviceToHost),
+            cudaSuccess);
+  EXPECT_EQ(back, host);
+  cudaStreamDestroy(stream);
+  cudaFree(device);
+}
+
+}  // namespace
+}  // namespace ponder
