@@ -69,7 +69,8 @@ ConfigSchema schema_to_sft() {
               int_key("run.threads", 0, 0, 1024,
                       "CPU threads for math (0: OMP_NUM_THREADS when set, else all cores)"),
               enum_key("run.device", "auto", {"auto", "cpu", "cuda"},
-                       "where the model computes: cuda (GPU 0; an error when this build has no "
+                       "where the model computes: cuda (GPU 0, or the local rank's under mpirun; "
+                       "an error when this build has no "
                        "CUDA backend or no GPU is usable), cpu, or auto (cuda when a GPU is "
                        "usable, else cpu, said once on stderr); docs/GPU.md"),
               enum_key("run.precision", "bf16", {"bf16", "fp32"},

@@ -134,14 +134,27 @@ bool TrainingSession::resume(int64_t last_step) {
 }
 
 double TrainingSession::optimizer_step(double lr) {
-  comm_.all_reduce_sum(std::span<float>(model_->grads(), model_->num_parameters()));
+  if (comm_.size() > 1) {
+    float* grads = model_->grads();
+    const size_t n = model_->num_parameters();
+    if (backend_->memory_is_host()) {
+      comm_.all_reduce_sum(std::span<float>(grads, n));
+    } else {
+      // GPU ranks reduce through host memory over MPI (docs/SCALING.md).
+      std::vector<float> host(n);
+      backend_->download(host.data(), grads, n);
+      comm_.all_reduce_sum(std::span<float>(host));
+      backend_->upload(grads, host.data(), n);
+    }
+  }
   return optimizer_->step(lr);
 }
 
 void TrainingSession::check_replicas(int64_t step) {
   if (check_every_ > 0 && step % check_every_ == 0) {
-    require_identical_replicas(comm_,
-                               std::span<const float>(model_->params(), model_->num_parameters()),
+    // Every rank downloads, so every rank takes part in the collective.
+    const std::vector<float> params = model_->get_params();
+    require_identical_replicas(comm_, std::span<const float>(params),
                                fmt::format("{} step {}", stage_, step));
   }
 }

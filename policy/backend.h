@@ -34,6 +34,10 @@ class Backend {
   // A human-readable description, printed at start-up (e.g. the BLAS kernel
   // and thread count).
   virtual std::string describe() const = 0;
+  // Whether backend memory is host memory that code outside the backend may
+  // read and write in place (the CPU backend), or must reach through
+  // upload/download (a GPU's).
+  virtual bool memory_is_host() const = 0;
 
   // ---- memory ----
   virtual T* alloc(size_t n) = 0;  // zero-filled

@@ -1,6 +1,8 @@
 #include "policy/device.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <mutex>
 
 #include <fmt/format.h>
@@ -15,12 +17,23 @@ namespace ponder {
 namespace {
 
 #ifdef PONDER_HAVE_CUDA
-std::unique_ptr<Backend<float>> make_cuda_backend(const DeviceChoice& choice) {
+// This process's index among the ranks of its node, as the launcher set it
+// (OpenMPI's mpirun, Slurm's srun, MPICH's hydra); 0 for a lone process. One
+// process per GPU means rank r of a node drives GPU r.
+int local_rank() {
+  for (const char* name : {"OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID", "MPI_LOCALRANKID"}) {
+    if (const char* value = std::getenv(name)) return std::max(0, std::atoi(value));
+  }
+  return 0;
+}
+
+std::unique_ptr<Backend<float>> make_cuda_backend(const DeviceChoice& choice, int devices) {
   if (choice.precision != "bf16" && choice.precision != "fp32") {
     throw Error(fmt::format("precision `{}` is not one of bf16, fp32", choice.precision));
   }
-  return std::make_unique<CudaBackend>(choice.precision == "bf16" ? CudaPrecision::kBf16
-                                                                  : CudaPrecision::kFp32);
+  return std::make_unique<CudaBackend>(
+      choice.precision == "bf16" ? CudaPrecision::kBf16 : CudaPrecision::kFp32,
+      local_rank() % devices);
 }
 #endif
 
@@ -46,7 +59,9 @@ std::unique_ptr<Backend<float>> make_backend(const DeviceChoice& choice) {
   }
   std::string why;
 #ifdef PONDER_HAVE_CUDA
-  if (cuda_device_count(&why) > 0) return make_cuda_backend(choice);
+  if (const int devices = cuda_device_count(&why); devices > 0) {
+    return make_cuda_backend(choice, devices);
+  }
 #else
   cuda_device_count(&why);
 #endif

@@ -2,7 +2,8 @@
 // --device options), turned into a Backend<float>.
 //
 //   "cpu"   the CPU backend (policy/cpu/).
-//   "cuda"  the CUDA backend (policy/cuda/) on GPU 0; an Error when this build
+//   "cuda"  the CUDA backend (policy/cuda/) on GPU 0 (under an MPI launcher, the GPU of the
+//           process's local rank, modulo the GPUs); an Error when this build
 //           has no CUDA backend or no CUDA device is usable, saying which.
 //   "auto"  CUDA when a device is usable, else the CPU backend; falling back
 //           says so on stderr, once per process.

@@ -25,6 +25,7 @@ class CpuBackend final : public Backend<T> {
  public:
   CpuBackend();
   std::string describe() const override;
+  bool memory_is_host() const override { return true; }
 
   T* alloc(size_t n) override;
   TokenId* alloc_ids(size_t n) override;

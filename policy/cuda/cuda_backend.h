@@ -64,6 +64,7 @@ class CudaBackend final : public Backend<float> {
 
   CudaPrecision precision() const { return precision_; }
   std::string describe() const override;
+  bool memory_is_host() const override { return false; }
 
   float* alloc(size_t n) override;
   TokenId* alloc_ids(size_t n) override;
