@@ -140,11 +140,12 @@ double TrainingSession::optimizer_step(double lr) {
     if (backend_->memory_is_host()) {
       comm_.all_reduce_sum(std::span<float>(grads, n));
     } else {
-      // GPU ranks reduce through host memory over MPI (docs/SCALING.md).
-      std::vector<float> host(n);
-      backend_->download(host.data(), grads, n);
-      comm_.all_reduce_sum(std::span<float>(host));
-      backend_->upload(grads, host.data(), n);
+      // GPU ranks reduce through host memory over MPI (docs/SCALING.md), in
+      // a buffer kept across steps.
+      host_grads_.resize(n);
+      backend_->download(host_grads_.data(), grads, n);
+      comm_.all_reduce_sum(std::span<float>(host_grads_));
+      backend_->upload(grads, host_grads_.data(), n);
     }
   }
   return optimizer_->step(lr);

@@ -30,6 +30,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "app/config.h"
 #include "parallel/communicator.h"
@@ -117,7 +118,8 @@ class TrainingSession {
   std::mt19937_64 rng_;
   TrainerState state_;
   Communicator& comm_;
-  int64_t check_every_;  // run.check_every
+  int64_t check_every_;            // run.check_every
+  std::vector<float> host_grads_;  // staging for a device backend's gradient sum
 };
 
 }  // namespace ponder

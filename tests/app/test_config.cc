@@ -18,6 +18,15 @@ namespace {
 using testing::ConfigTest;
 namespace fs = std::filesystem;
 
+TEST_F(ConfigTest, SftMaxDifficultyIsALevelOrZero) {
+  EXPECT_EQ(file_error("[sft]\nmax_difficulty = -1\n"),
+            "`sft.max_difficulty` at F:2: -1 is out of range; expected an integer in [0, 100]");
+  EXPECT_EQ(file_error("[sft]\nmax_difficulty = \"hard\"\n"),
+            "`sft.max_difficulty` at F:2: expected an integer, got a string (\"hard\")");
+  EXPECT_EQ(Config::load("").get_int("sft.max_difficulty"), 0);
+  EXPECT_EQ(Config::load("", {"sft.max_difficulty=3"}).get_int("sft.max_difficulty"), 3);
+}
+
 TEST_F(ConfigTest, UnknownKeySuggestsTheClosestKey) {
   EXPECT_EQ(file_error("[tokenizer]\nvocab_sise = 5000\n"),
             "unknown key `tokenizer.vocab_sise` at F:2; did you mean `tokenizer.vocab_size`?");

@@ -111,6 +111,20 @@ class DataParallel : public ::testing::Test {
     return Config::load("", overrides);
   }
 
+  // Runs the stages through `prepared` once into dir_/one, copies that run to
+  // dir_/two, then runs `stage` from it in one process and on two ranks.
+  void run_stage_on_one_and_two_ranks(const Config& config, const std::string& prepared,
+                                      const std::string& stage) {
+    run_stages(config, StageRange{"", prepared, 0});
+    std::filesystem::create_directories(dir_ / "two");
+    std::filesystem::copy(dir_ / "one/t", dir_ / "two/t", std::filesystem::copy_options::recursive);
+    const auto file = write_config(config, stage);
+    const Outcome one = run(ponder(file, stage, dir_ / "one"), dir_ / "one.log");
+    ASSERT_EQ(one.status, 0) << one.output;
+    const Outcome two = run(mpirun(2) + " " + ponder(file, stage, dir_ / "two"), dir_ / "two.log");
+    ASSERT_EQ(two.status, 0) << two.output;
+  }
+
   testing::TempDir dir_;
 };
 
@@ -162,14 +176,7 @@ TEST_F(DataParallel, TwoRanksFineTuneAsOneProcessDoes) {
   const Config config = Config::load("", overrides);
   // One process up to pretraining; both fine-tune from that checkpoint. The
   // demos differ in length, so the loss-mask counts of the ranks' rows differ.
-  run_stages(config, StageRange{"", "pretrain", 0});
-  std::filesystem::create_directories(dir_ / "two");
-  std::filesystem::copy(dir_ / "one/t", dir_ / "two/t", std::filesystem::copy_options::recursive);
-  const auto file = write_config(config, "sft");
-  const Outcome one = run(ponder(file, "sft", dir_ / "one"), dir_ / "one.log");
-  ASSERT_EQ(one.status, 0) << one.output;
-  const Outcome two = run(mpirun(2) + " " + ponder(file, "sft", dir_ / "two"), dir_ / "two.log");
-  ASSERT_EQ(two.status, 0) << two.output;
+  ASSERT_NO_FATAL_FAILURE(run_stage_on_one_and_two_ranks(config, "pretrain", "sft"));
   const auto a = metrics_lines(dir_ / "one/t/sft/metrics.jsonl");
   const auto b = metrics_lines(dir_ / "two/t/sft/metrics.jsonl");
   ASSERT_EQ(a.size(), 4u);  // 3 train lines, 1 held-out
@@ -208,14 +215,7 @@ TEST_F(DataParallel, TwoRanksTakeTheSameGrpoStepsAsOneProcess) {
   }
   const Config config = Config::load("", overrides);
   // One process up to SFT; both runs start RL from that same checkpoint.
-  run_stages(config, StageRange{"", "sft", 0});
-  std::filesystem::create_directories(dir_ / "two");
-  std::filesystem::copy(dir_ / "one/t", dir_ / "two/t", std::filesystem::copy_options::recursive);
-  const auto file = write_config(config, "rl");
-  const Outcome one = run(ponder(file, "rl", dir_ / "one"), dir_ / "one.log");
-  ASSERT_EQ(one.status, 0) << one.output;
-  const Outcome two = run(mpirun(2) + " " + ponder(file, "rl", dir_ / "two"), dir_ / "two.log");
-  ASSERT_EQ(two.status, 0) << two.output;
+  ASSERT_NO_FATAL_FAILURE(run_stage_on_one_and_two_ranks(config, "sft", "rl"));
 
   const auto a = metrics_lines(dir_ / "one/t/rl/metrics.jsonl");
   const auto b = metrics_lines(dir_ / "two/t/rl/metrics.jsonl");
