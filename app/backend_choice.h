@@ -1,6 +1,7 @@
 // The backend a run asks for: `run.device` and `run.precision` from its config,
 // or a command's --device option (policy/device.h says what each value does
-// and when it is an error).
+// and when it is an error); and how a data-parallel run sums its gradients
+// on that backend.
 #pragma once
 
 #include <memory>
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "app/config.h"
+#include "parallel/gradient_sync.h"
 #include "policy/backend.h"
 #include "policy/device.h"
 
@@ -19,6 +21,14 @@ namespace ponder {
 
 DeviceChoice device_choice(const Config& config);
 std::unique_ptr<Backend<float>> make_backend(const Config& config);
+
+// How `comm`'s ranks sum the model's gradients on `backend` (docs/SCALING.md):
+// nothing in a world of one (nullptr); MPI on host memory; NCCL, in buckets
+// of run.grad_bucket_mb overlapping backward, on a CUDA backend when this
+// build has NCCL; else MPI through host memory. A collective when it joins
+// NCCL: every rank calls it.
+std::unique_ptr<GradientSync> make_gradient_sync(const Config& config, Communicator& comm,
+                                                 Backend<float>& backend, Model<float>& model);
 
 // Adds `--device auto|cpu|cuda` to a command that loads a config with
 // `overrides`: the option becomes the override run.device=<value>.

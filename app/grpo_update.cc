@@ -90,7 +90,8 @@ std::vector<std::vector<float>> completion_logprobs(Model<float>& model,
                                                     std::span<const PolicySample> samples,
                                                     int micro_batch) {
   std::vector<std::vector<float>> out(samples.size());
-  for (const auto& batch : micro_batches(samples, micro_batch)) {
+  const auto batches = micro_batches(samples, micro_batch);
+  for (const auto& batch : batches) {
     const PackedBatch p = pack(samples, batch);
     const std::vector<float> zeros(p.inputs.size(), 0.0f);
     model.forward(p.inputs.data(), p.targets.data(), zeros.data(), p.rows, p.seq);
@@ -112,7 +113,8 @@ GrpoUpdateStats accumulate_grpo_gradients(Model<float>& model,
                                           std::span<const std::vector<float>> old_logprobs,
                                           std::span<const std::vector<float>> ref_logprobs,
                                           const GrpoConfig& config, int micro_batch,
-                                          const GrpoBatchTotals& whole) {
+                                          const GrpoBatchTotals& whole,
+                                          GradientListener* last_backward) {
   if ((!old_logprobs.empty() && old_logprobs.size() != samples.size()) ||
       (config.kl_beta > 0 && ref_logprobs.size() != samples.size())) {
     throw std::logic_error("accumulate_grpo_gradients: per-sample arrays differ in count");
@@ -121,7 +123,8 @@ GrpoUpdateStats accumulate_grpo_gradients(Model<float>& model,
 
   GrpoUpdateStats stats;
   double clipped = 0, kl = 0;
-  for (const auto& batch : micro_batches(samples, micro_batch)) {
+  const auto batches = micro_batches(samples, micro_batch);
+  for (const auto& batch : batches) {
     const PackedBatch p = pack(samples, batch);
     std::vector<float> weights(p.inputs.size(), 0.0f);
     model.forward(p.inputs.data(), p.targets.data(), weights.data(), p.rows, p.seq);
@@ -145,7 +148,7 @@ GrpoUpdateStats accumulate_grpo_gradients(Model<float>& model,
       std::copy(w.weights[r].begin(), w.weights[r].end(), weights.begin() + base);
     }
     model.set_token_weights(weights.data());
-    model.backward();
+    model.backward(&batch == &batches.back() ? last_backward : nullptr);
     stats.loss += w.loss;
     clipped += w.clip_fraction * static_cast<double>(w.tokens);
     kl += w.kl * static_cast<double>(w.tokens);

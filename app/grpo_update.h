@@ -60,11 +60,14 @@ GrpoBatchTotals grpo_batch_totals(std::span<const PolicySample> samples, const G
 // `old_logprobs[i]`: π_old's log-probs of sample i; empty means "the policy
 // as it is now" (ρ = 1: the first update on fresh rollouts, which saves a
 // forward). `ref_logprobs`: per sample, needed only when config.kl_beta > 0.
+// `last_backward` is given to the last micro-batch's backward (a data-parallel
+// session's gradient_listener()).
 GrpoUpdateStats accumulate_grpo_gradients(Model<float>& model,
                                           std::span<const PolicySample> samples,
                                           std::span<const std::vector<float>> old_logprobs,
                                           std::span<const std::vector<float>> ref_logprobs,
                                           const GrpoConfig& config, int micro_batch,
-                                          const GrpoBatchTotals& whole = {});
+                                          const GrpoBatchTotals& whole = {},
+                                          GradientListener* last_backward = nullptr);
 
 }  // namespace ponder

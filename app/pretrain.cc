@@ -97,7 +97,7 @@ TrainingSummary run_pretrain(const Config& config, const std::filesystem::path& 
     for (int micro = 0; micro < accum; ++micro) {
       draw_batch(session.rng(), train_tokens, batch, seq, rows, inputs, targets);
       loss += model.forward(inputs.data(), targets.data(), weights.data(), local, seq);
-      model.backward();
+      model.backward(micro + 1 == accum ? session.gradient_listener() : nullptr);
     }
     return loss;
   };

@@ -427,9 +427,11 @@ class RlStage {
         const GrpoBatchTotals totals = global_totals(comm_, part, settings_.grpo);
         const GrpoUpdateStats stats =
             sum_over_ranks(comm_, accumulate_grpo_gradients(model, part, part_of(old), part_of(ref),
-                                                            settings_.grpo, micro, totals));
+                                                            settings_.grpo, micro, totals,
+                                                            session_->gradient_listener()));
         lr = session_->learning_rate(session_->optimizer_steps());
         if (!std::isfinite(stats.loss)) {
+          session_->reduce_gradients();  // completes what backward started
           ++skipped;
           continue;
         }

@@ -149,7 +149,7 @@ TrainingSummary run_sft(const Config& config, const std::filesystem::path& run_f
     skipped += b.skipped;
     const double loss =
         model.forward(b.inputs.data(), b.targets.data(), b.weights.data(), local, seq);
-    model.backward();
+    model.backward(session.gradient_listener());
     return loss;
   };
   auto held_out_loss = [&] {

@@ -103,6 +103,7 @@ TrainingSession::TrainingSession(const Config& config, std::string stage,
   model_ = std::make_unique<Model<float>>(*backend_, model_config);
   optimizer_ = std::make_unique<AdamW<float>>(*backend_, model_->specs(), model_->params(),
                                               model_->grads(), adamw_config(config));
+  gradient_sync_ = make_gradient_sync(config, comm_, *backend_, *model_);
 }
 
 bool TrainingSession::resume(int64_t last_step) {
@@ -133,21 +134,12 @@ bool TrainingSession::resume(int64_t last_step) {
   return true;
 }
 
+void TrainingSession::reduce_gradients() {
+  if (gradient_sync_) gradient_sync_->finish();
+}
+
 double TrainingSession::optimizer_step(double lr) {
-  if (comm_.size() > 1) {
-    float* grads = model_->grads();
-    const size_t n = model_->num_parameters();
-    if (backend_->memory_is_host()) {
-      comm_.all_reduce_sum(std::span<float>(grads, n));
-    } else {
-      // GPU ranks reduce through host memory over MPI (docs/SCALING.md), in
-      // a buffer kept across steps.
-      host_grads_.resize(n);
-      backend_->download(host_grads_.data(), grads, n);
-      comm_.all_reduce_sum(std::span<float>(host_grads_));
-      backend_->upload(grads, host_grads_.data(), n);
-    }
-  }
+  reduce_gradients();
   return optimizer_->step(lr);
 }
 
@@ -199,7 +191,12 @@ TrainingSummary TrainingSession::run(int64_t end_step, const std::function<doubl
     state_.data_position += 1;
     state_.tokens_seen += cadence_.tokens_per_step;
     window_tokens += cadence_.tokens_per_step;
-    const double grad_norm = std::isfinite(loss) ? optimizer_step(lr) : NAN;
+    double grad_norm = NAN;
+    if (std::isfinite(loss)) {
+      grad_norm = optimizer_step(lr);
+    } else {
+      reduce_gradients();
+    }
     ++state_.step;
     if (!std::isfinite(loss) || !std::isfinite(grad_norm)) {
       ++summary.skipped_steps;

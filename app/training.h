@@ -14,7 +14,9 @@
 // rows of each batch (batch_slice): both functions return the rank's share
 // of the loss, normalised by the whole batch's count, and the session sums
 // the shares and the gradients over ranks before the optimizer step, so
-// every replica takes the same step the single process would. Only rank 0
+// every replica takes the same step the single process would. A stage gives
+// the step's last backward gradient_listener(), through which the sum starts
+// while backward still runs (on GPUs; parallel/gradient_sync.h). Only rank 0
 // writes checkpoints and metrics.jsonl; a checkpoint records the world size,
 // and resuming with another is an error.
 //
@@ -34,6 +36,7 @@
 
 #include "app/config.h"
 #include "parallel/communicator.h"
+#include "parallel/gradient_sync.h"
 #include "policy/checkpoint.h"
 #include "policy/lr_schedule.h"
 #include "policy/model.h"
@@ -100,6 +103,13 @@ class TrainingSession {
   // checkpoints/step_<state().step> (rank 0 only).
   double learning_rate(int64_t step) const { return schedule_.at(step); }
   double optimizer_step(double lr);
+  // For the last backward before optimizer_step() or reduce_gradients()
+  // (nullptr in a world of one, which Model::backward takes as none).
+  GradientListener* gradient_listener() { return gradient_sync_.get(); }
+  // Sums the gradients over ranks without stepping: a stage that skips a step
+  // after its backward (non-finite loss on every rank) still completes the
+  // reduction that backward started. optimizer_step() calls it.
+  void reduce_gradients();
   int64_t optimizer_steps() const { return optimizer_->steps_taken(); }
   TrainerState& mutable_state() { return state_; }
   void save(const Tokenizer& tokenizer);
@@ -118,8 +128,8 @@ class TrainingSession {
   std::mt19937_64 rng_;
   TrainerState state_;
   Communicator& comm_;
-  int64_t check_every_;            // run.check_every
-  std::vector<float> host_grads_;  // staging for a device backend's gradient sum
+  int64_t check_every_;                          // run.check_every
+  std::unique_ptr<GradientSync> gradient_sync_;  // nullptr in a world of one
 };
 
 }  // namespace ponder

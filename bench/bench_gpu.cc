@@ -11,12 +11,16 @@
 // weight and each row's keys and values once: its bandwidth bound is
 // rows ÷ (those bytes ÷ bandwidth), its matmul bound peak ÷ 2N tokens/s.
 // Decoding times Model::decode, logits copied to the host included (the
-// engine samples there). Last line: JSON.
+// engine samples there). With NCCL in the build, the training step is timed
+// again with the trainers' NCCL gradient sync in a world of one (buckets
+// all-reduced on their own stream as backward finishes each layer): its
+// ratio to the plain step is the sync's cost on one GPU. Last line: JSON.
 //
 //   bench_gpu [--precision bf16|fp32] [--batch 8] [--steps 10] [--decode-steps 64]
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -27,10 +31,14 @@
 #include <nlohmann/json.hpp>
 
 #include "bench/bench_util.h"
+#include "parallel/gradient_sync.h"
 #include "policy/cuda/cuda_backend.h"
 #include "policy/cuda/cuda_check.h"
 #include "policy/model.h"
 #include "policy/optimizer.h"
+#ifdef PONDER_NCCL_SYNC
+#include "parallel/nccl_gradient_sync.h"
+#endif
 
 namespace {
 
@@ -121,8 +129,9 @@ std::vector<TokenId> random_tokens(std::mt19937& rng, size_t n, int vocab) {
   return ids;
 }
 
+// `with_sync`: each step's gradients go through the NCCL gradient sync.
 nlohmann::json train(CudaBackend& backend, const ponder::ModelConfig& config, int batch, int steps,
-                     double peak_tflops) {
+                     double peak_tflops, bool with_sync) {
   const int seq = config.max_position_embeddings, n = batch * seq;
   ponder::Model<float> model(backend, config);
   model.init_weights(1, 0.02);
@@ -131,11 +140,22 @@ nlohmann::json train(CudaBackend& backend, const ponder::ModelConfig& config, in
   const std::vector<TokenId> inputs = random_tokens(rng, n, config.vocab_size);
   const std::vector<TokenId> targets = random_tokens(rng, n, config.vocab_size);
   const std::vector<float> weights(n, 1.0f / n);
+  std::unique_ptr<ponder::GradientSync> sync;
+  if (with_sync) {
+#ifdef PONDER_NCCL_SYNC
+    sync = std::make_unique<ponder::NcclGradientSync>(
+        ponder::Communicator::world(), backend.device(), backend.stream(), model.grads(),
+        model.num_parameters(), (size_t{25} << 20) / sizeof(float));
+#else
+    throw std::logic_error("bench_gpu was built without NCCL");
+#endif
+  }
   double loss = 0;
   auto step = [&] {
     model.zero_grad();
     loss = model.forward(inputs.data(), targets.data(), weights.data(), batch, seq);
-    model.backward();
+    model.backward(sync.get());
+    if (sync) sync->finish();
     optimizer.step(3e-4);
   };
   step();  // warm-up: allocations, cuBLAS heuristics
@@ -150,10 +170,10 @@ nlohmann::json train(CudaBackend& backend, const ponder::ModelConfig& config, in
   const double tokens_per_s = n / seconds;
   const double tflops = tokens_per_s * flop_per_token / 1e12;
   fmt::print(
-      "train: {} params, batch {} x {}: {:.1f} ms/step, {:.0f} tokens/s, {:.1f} TFLOP/s, "
+      "train{}: {} params, batch {} x {}: {:.1f} ms/step, {:.0f} tokens/s, {:.1f} TFLOP/s, "
       "MFU {:.1f}% of the measured peak (loss {:.3f})\n",
-      model.num_parameters(), batch, seq, seconds * 1e3, tokens_per_s, tflops,
-      100 * tflops / peak_tflops, loss);
+      sync ? " with the NCCL gradient sync" : "", model.num_parameters(), batch, seq, seconds * 1e3,
+      tokens_per_s, tflops, 100 * tflops / peak_tflops, loss);
   return {{"params", model.num_parameters()},
           {"batch", batch},
           {"seq", seq},
@@ -235,7 +255,14 @@ int main(int argc, char** argv) {
                              {"precision", precision},
                              {"peak_tflops", peak},
                              {"bandwidth_gbs", bandwidth}};
-    result["train"] = train(backend, config, batch, steps, peak);
+    result["train"] = train(backend, config, batch, steps, peak, false);
+#ifdef PONDER_NCCL_SYNC
+    result["train_nccl_sync"] = train(backend, config, batch, steps, peak, true);
+    result["nccl_sync_step_ratio"] = result["train_nccl_sync"]["step_ms"].get<double>() /
+                                     result["train"]["step_ms"].get<double>();
+    fmt::print("NCCL gradient sync, world of one: {:.3f} x the plain step time\n",
+               result["nccl_sync_step_ratio"].get<double>());
+#endif
     for (int rows : {1, 64, 256}) {
       result["decode"].push_back(decode(backend, config, rows, 32, decode_steps, peak, bandwidth));
     }

@@ -40,6 +40,7 @@ struct Slice {
   size_t begin = 0, end = 0;
   size_t size() const { return end - begin; }
   bool contains(size_t i) const { return i >= begin && i < end; }
+  bool operator==(const Slice&) const = default;
 };
 Slice rank_slice(size_t count, int rank, int world_size);
 

@@ -265,7 +265,7 @@ std::vector<T> Model<T>::logits() {
 }
 
 template <typename T>
-void Model<T>::backward() {
+void Model<T>::backward(GradientListener* listener) {
   Activations& a = *acts_;
   if (!a.backward_ready) throw std::logic_error("Model::backward() without a forward() before it");
   const Weights& w = *weights_;
@@ -277,6 +277,10 @@ void Model<T>::backward() {
   const int qd = heads * hd, kvd = cfg.kv_dim();
   const size_t nc = static_cast<size_t>(n) * c, nf = static_cast<size_t>(n) * f;
   Backend<T>& be = backend_;
+  auto final_from = [&](const T* first_grad) {
+    if (listener != nullptr)
+      listener->gradients_final_from(static_cast<size_t>(first_grad - grads_));
+  };
 
   // d loss / d logits, in place over the logits.
   be.weighted_cross_entropy_backward(a.logits, a.targets, a.weights, n, cfg.vocab_size);
@@ -285,6 +289,9 @@ void Model<T>::backward() {
   be.zero(a.d_residual, nc);
   be.rmsnorm_backward(a.d_residual, dw.norm_final, a.d_xn, a.residual_final, w.norm_final,
                       a.rstd_final, n, c);
+  // The final norm and an untied lm_head; a tied one is the embedding table,
+  // which the embedding's backward adds to last.
+  final_from(dw.norm_final);
   for (int i = cfg.num_hidden_layers - 1; i >= 0; --i) {
     auto& l = a.layers[i];
     const auto& lw = w.layers[i];
@@ -314,8 +321,10 @@ void Model<T>::backward() {
     be.matmul_backward(a.d_xn, lg.wk, a.d_k, l.xn1, lw.wk, n, c, kvd);
     be.matmul_backward(a.d_xn, lg.wv, a.d_v, l.xn1, lw.wv, n, c, kvd);
     be.rmsnorm_backward(a.d_residual, lg.norm1, a.d_xn, l.residual_in, lw.norm1, l.rstd1, n, c);
+    final_from(lg.norm1);  // a layer's first parameter
   }
   be.embedding_backward(dw.embed, a.inputs, a.d_residual, n, c);
+  final_from(dw.embed);
   // The logits now hold their gradient; a second backward() would be wrong.
   a.backward_ready = false;
   // An optimizer step follows, through params().

@@ -39,6 +39,23 @@ namespace ponder {
 template <typename T>
 class KvCache;
 
+// Told by Model::backward() which gradients have their final value, so that a
+// data-parallel trainer can reduce them across ranks while backward goes on
+// (parallel/gradient_sync.h).
+//
+// Contract: during one backward(), gradients_final_from(offset) says that
+// grads()[offset, num_parameters()) will not change again in it. Backward
+// produces the last layers' gradients first, and the parameter layout puts
+// them last, so the final part is always a suffix: offsets strictly decrease
+// from call to call, and the last call has offset 0. A listener reads the
+// gradients only through work queued on the backend after the call (on a GPU
+// the values are not yet computed when the call is made, only queued).
+class GradientListener {
+ public:
+  virtual ~GradientListener() = default;
+  virtual void gradients_final_from(size_t offset) = 0;
+};
+
 template <typename T>
 class Model {
  public:
@@ -84,8 +101,11 @@ class Model {
   // reads token_logprobs(), computes the weights and sets them here: one
   // forward per update. `weights` has batch·seq entries, like forward's.
   double set_token_weights(const T* weights);
-  // Gradient of the last forward's loss, accumulated into grads().
-  void backward();
+  // Gradient of the last forward's loss, accumulated into grads(). With a
+  // listener, tells it as each layer's gradients become final: give one only
+  // to the last backward before an optimizer step (gradient accumulation adds
+  // to every gradient in every backward).
+  void backward(GradientListener* listener = nullptr);
 
   // Forward for `n` new tokens against `cache` (see KvCache). Writes
   // logits_out[n · vocab_size] (host).

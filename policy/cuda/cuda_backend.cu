@@ -186,6 +186,14 @@ void CudaBackend::synchronize() {
   PONDER_CUDA_CHECK(cudaStreamSynchronize(device_->stream));
 }
 
+int CudaBackend::device() const {
+  return device_->ordinal;
+}
+
+cudaStream_t CudaBackend::stream() const {
+  return device_->stream;
+}
+
 // ---- memory ----
 
 float* CudaBackend::alloc(size_t n) {

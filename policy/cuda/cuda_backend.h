@@ -44,6 +44,8 @@
 #include <memory>
 #include <string>
 
+#include <cuda_runtime_api.h>
+
 #include "policy/backend.h"
 
 namespace ponder {
@@ -123,6 +125,11 @@ class CudaBackend final : public Backend<float> {
 
   // Waits for all queued work (benchmarks time with it).
   void synchronize();
+  // The CUDA device this backend runs on, and the stream every op is queued
+  // on: work another stream does on the backend's memory (the NCCL gradient
+  // reduction) orders itself against it with events.
+  int device() const;
+  cudaStream_t stream() const;
 
   struct Device;  // stream, cuBLAS handle, scratch (policy/cuda/cuda_internal.h)
 

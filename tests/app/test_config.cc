@@ -279,7 +279,8 @@ TEST_F(ConfigTest, ToTomlListsEveryKeyInSchemaOrder) {
             "threads = 0\n"
             "device = \"auto\"\n"
             "precision = \"bf16\"\n"
-            "check_every = 0");
+            "check_every = 0\n"
+            "grad_bucket_mb = 25");
   size_t at = 0;
   std::string section;
   for (const auto& key : config_schema().keys) {

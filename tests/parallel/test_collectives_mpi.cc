@@ -11,6 +11,8 @@
 #include "app/rl_parallel.h"
 #include "app/training.h"
 #include "parallel/communicator.h"
+#include "parallel/gradient_sync.h"
+#include "policy/cpu/cpu_backend.h"
 #include "policy/error.h"
 
 namespace ponder {
@@ -42,6 +44,27 @@ TEST(Collectives, AllReduceSumsEveryElementAcrossBuckets) {
   world().all_reduce_sum(i);
   EXPECT_EQ(i, (std::vector<int64_t>{int64_t{1} << 41, 1}));
   EXPECT_EQ(world().sum(r == 0 ? 1.5 : 2.0), 3.5);
+}
+
+TEST(Collectives, GradientSyncsSumEveryRanksGradients) {
+  const float r = static_cast<float>(world().rank());
+  std::vector<float> grads = {r + 1, 0.5f * r, -r};
+  HostGradientSync host(world(), grads);
+  host.gradients_final_from(1);  // nothing starts early on a CPU
+  EXPECT_EQ(grads, (std::vector<float>{r + 1, 0.5f * r, -r}));
+  host.finish();
+  EXPECT_EQ(grads, (std::vector<float>{3.0f, 0.5f, -1.0f}));
+
+  CpuBackend<float> backend;
+  float* device = backend.alloc(2);
+  const std::vector<float> mine = {r, 2 * r + 1};
+  backend.upload(device, mine.data(), 2);
+  StagedGradientSync staged(world(), backend, device, 2);
+  staged.finish();
+  std::vector<float> back(2);
+  backend.download(back.data(), device, 2);
+  EXPECT_EQ(back, (std::vector<float>{1.0f, 4.0f}));
+  backend.free(device);
 }
 
 TEST(Collectives, GatherBroadcastAndAllGatherKeepRankOrder) {

@@ -258,6 +258,57 @@ TEST(ModelTraining, SameSeedGivesBitwiseIdenticalRuns) {
   EXPECT_EQ(first.get_params(), second.get_params());
 }
 
+// Records, at each report, the gradients backward says are final.
+struct SnapshotListener : GradientListener {
+  explicit SnapshotListener(Model<float>& model) : model(model) {}
+  void gradients_final_from(size_t offset) override {
+    offsets.push_back(offset);
+    const float* grads = model.grads();  // host memory: the CPU backend
+    snapshots.emplace_back(grads + offset, grads + model.num_parameters());
+  }
+  Model<float>& model;
+  std::vector<size_t> offsets;
+  std::vector<std::vector<float>> snapshots;
+};
+
+TEST(ModelBackward, ReportsFinalGradientsAsAShrinkingOffset) {
+  for (bool tied : {false, true}) {
+    SCOPED_TRACE(tied ? "tied embeddings" : "untied lm_head");
+    CpuBackend<float> be;
+    ModelConfig config = small_config();
+    config.tie_word_embeddings = tied;
+    Model<float> model(be, config);
+    model.init_weights(4, 0.05);
+    const int batch = 2, seq = 8, n = batch * seq;
+    const std::vector<TokenId> inputs = random_tokens(n, config.vocab_size, 5);
+    const std::vector<TokenId> targets = random_tokens(n, config.vocab_size, 6);
+    const std::vector<float> weights(n, 1.0f / n);
+    SnapshotListener listener(model);
+    model.zero_grad();
+    // Two micro-batches: the listener hears only the last backward, which
+    // adds to gradients the first one left.
+    model.forward(inputs.data(), targets.data(), weights.data(), batch, seq);
+    model.backward();
+    model.forward(targets.data(), inputs.data(), weights.data(), batch, seq);
+    model.backward(&listener);
+
+    // After the final norm (with an untied lm_head after it), after each
+    // layer from the last, and after the embedding: the start of each.
+    std::vector<size_t> expected = {model.specs()[1 + 9 * config.num_hidden_layers].offset};
+    for (int layer = config.num_hidden_layers - 1; layer >= 0; --layer) {
+      expected.push_back(model.specs()[1 + 9 * layer].offset);
+    }
+    expected.push_back(0);
+    EXPECT_EQ(listener.offsets, expected);
+    const std::vector<float> final_grads(model.grads(), model.grads() + model.num_parameters());
+    for (size_t i = 0; i < listener.offsets.size(); ++i) {
+      const std::vector<float> suffix(final_grads.begin() + listener.offsets[i], final_grads.end());
+      EXPECT_EQ(listener.snapshots[i], suffix) << "report " << i << " came before a write";
+    }
+    EXPECT_NE(listener.snapshots.back(), std::vector<float>(model.num_parameters(), 0.0f));
+  }
+}
+
 TEST(ModelErrors, SequenceBeyondMaxPositionsIsAClearError) {
   CpuBackend<float> be;
   Model<float> model(be, small_config());

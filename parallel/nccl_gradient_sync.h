@@ -1,0 +1,50 @@
+// GradientSync for ranks that each drive one GPU: NCCL all-reduces (sum) of
+// fixed buckets, each launched as soon as backward has queued the last write
+// to it, on a stream of its own, so the reduction runs beside the rest of
+// backward. Built with the NCCL communicator (PONDER_NCCL).
+//
+// Stream order: when backward reports a bucket final, an event recorded on
+// the compute stream (the backend's, where backward's kernels are queued)
+// makes the reduction stream wait for those kernels, then the bucket's
+// all-reduce is queued there. finish() queues the remaining buckets and makes
+// the compute stream wait for the reduction stream, so the optimizer step
+// queued after it reads the sums. Nothing here blocks the host.
+#pragma once
+
+#include <cstddef>
+
+#include <cuda_runtime_api.h>
+
+#include "parallel/gradient_sync.h"
+#include "parallel/nccl_communicator.h"
+
+namespace ponder {
+
+class NcclGradientSync final : public GradientSync {
+ public:
+  // Joins the NCCL communicator of `world` on CUDA device `device` (a
+  // collective). `grads` are `count` device floats written by work on
+  // `compute_stream`.
+  NcclGradientSync(Communicator& world, int device, cudaStream_t compute_stream, float* grads,
+                   size_t count, size_t bucket_elements);
+  ~NcclGradientSync() override;
+  NcclGradientSync(const NcclGradientSync&) = delete;
+  NcclGradientSync& operator=(const NcclGradientSync&) = delete;
+
+  void gradients_final_from(size_t offset) override;
+  void finish() override;
+
+ private:
+  void launch(Slice bucket);
+
+  NcclCommunicator nccl_;
+  cudaStream_t compute_;
+  cudaStream_t reduce_ = nullptr;
+  cudaEvent_t backward_done_ = nullptr;  // recorded on compute_ before a launch
+  cudaEvent_t reduced_ = nullptr;        // recorded on reduce_ by finish()
+  float* grads_;
+  GradientBuckets buckets_;
+  bool compute_recorded_ = false;  // backward_done_ covers the work queued so far
+};
+
+}  // namespace ponder
