@@ -112,6 +112,10 @@ ConfigSchema rl_and_tasks_schema() {
               int_key("rl.curriculum.max_difficulty", 10, 1, 100,
                       "highest difficulty the curriculum raises a family to (each family's own "
                       "maximum also applies)"),
+              int_key("rl.curriculum.cooldown", 64, 0, 10000000,
+                      "rollouts a family holds its level after it went down before it may go "
+                      "up again; doubled after each further fall until it holds a level it "
+                      "rose to (0: no hold)"),
 
               list_key("eval.benchmarks", {"count", "arith", "lookup", "countdown", "wordprob"}, {},
                        1,

@@ -94,6 +94,7 @@ DifficultyOptions difficulty_options(const Config& config) {
   o.raise_at = config.get_float("rl.curriculum.raise_at");
   o.lower_at = config.get_float("rl.curriculum.lower_at");
   o.max_difficulty = static_cast<int>(config.get_int("rl.curriculum.max_difficulty"));
+  o.cooldown = static_cast<int>(config.get_int("rl.curriculum.cooldown"));
   return o;
 }
 

@@ -5,6 +5,7 @@
 #include <limits>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -34,6 +35,15 @@ void check_options(const DifficultyOptions& options) {
     throw Error(
         fmt::format("difficulty: max_difficulty = {}; expected >= 1", options.max_difficulty));
   }
+  if (options.cooldown < 0) {
+    throw Error(fmt::format("difficulty: cooldown = {}; expected >= 0", options.cooldown));
+  }
+}
+
+// The hold after the family's (falls + 1)-th fall in a row.
+int hold_after_fall(int cooldown, int falls) {
+  constexpr int kMaxDoublings = 6;
+  return cooldown << std::min(falls, kMaxDoublings);
 }
 
 // The member `key` of object `object` (at `where`), which must exist.
@@ -85,6 +95,11 @@ std::optional<DifficultyChange> DifficultyController::record(Family family, int 
                                                              bool correct) {
   FamilyState& s = state(family);
   if (level != s.level) return std::nullopt;
+  if (s.hold > 0) --s.hold;
+  if (s.since_rise >= 0 && ++s.since_rise >= 2 * options_.window) {
+    s.falls = 0;  // the level it rose to held
+    s.since_rise = -1;
+  }
   if (static_cast<int>(s.recent.size()) == options_.window) {
     s.correct -= s.recent.front() ? 1 : 0;
     s.recent.pop_front();
@@ -95,10 +110,14 @@ std::optional<DifficultyChange> DifficultyController::record(Family family, int 
 
   const double accuracy = rolling_accuracy(family);
   int to = s.level;
-  if (accuracy >= options_.raise_at && s.level < max_level(family)) {
+  if (accuracy >= options_.raise_at && s.level < max_level(family) && s.hold == 0) {
     to = s.level + 1;
+    s.since_rise = 0;
   } else if (accuracy <= options_.lower_at && s.level > 1) {
     to = s.level - 1;
+    s.hold = hold_after_fall(options_.cooldown, s.falls);
+    ++s.falls;
+    s.since_rise = -1;
   } else {
     return std::nullopt;
   }
@@ -116,6 +135,9 @@ nlohmann::json DifficultyController::to_json() const {
     families[std::string(family_name(family))] = {
         {"level", s.level},
         {"recent", nlohmann::json(std::vector<bool>(s.recent.begin(), s.recent.end()))},
+        {"hold", s.hold},
+        {"falls", s.falls},
+        {"since_rise", s.since_rise},
     };
   }
   return {{"families", families}};
@@ -139,7 +161,7 @@ DifficultyController DifficultyController::from_json(DifficultyOptions options,
     const std::string where = fmt::format("families.{}", family_name(family));
     const nlohmann::json& entry = member(families, "families", std::string(family_name(family)));
     expect_object(entry, where);
-    expect_only(entry, where, {"level", "recent"});
+    expect_only(entry, where, {"level", "recent", "hold", "falls", "since_rise"});
     FamilyState& s = controller.state(family);
 
     const nlohmann::json& level = member(entry, where, "level");
@@ -166,6 +188,19 @@ DifficultyController DifficultyController::from_json(DifficultyOptions options,
       }
       s.recent.push_back(recent[i].get<bool>());
       s.correct += recent[i].get<bool>() ? 1 : 0;
+    }
+    // Absent in states written before the hysteresis: nothing held then.
+    for (auto [key, count, least] :
+         {std::tuple{"hold", &s.hold, 0}, std::tuple{"falls", &s.falls, 0},
+          std::tuple{"since_rise", &s.since_rise, -1}}) {
+      const auto it = entry.find(key);
+      if (it == entry.end()) continue;
+      if (!it->is_number_integer() || it->get<int64_t>() < least ||
+          it->get<int64_t>() > std::numeric_limits<int>::max()) {
+        throw Error(fmt::format("difficulty state: `{}.{}` = {}; expected an integer >= {}", where,
+                                key, it->dump(), least));
+      }
+      *count = it->get<int>();
     }
   }
   return controller;

@@ -3,6 +3,14 @@
 // down when it collapses; TaskMixture::set_difficulty (curricula/generator.h)
 // applies it to what later samples draw.
 //
+// Hysteresis: a family whose right difficulty lies between two levels (easy
+// at L, hopeless at L + 1) would otherwise swing L ↔ L + 1 every two windows,
+// spending half its rollouts where it learns little. So after a fall the
+// family holds its new level for `cooldown` verdicts before it may rise
+// again, and each further fall before it has held a level it rose to (for
+// two windows' worth of verdicts) doubles that hold (exponential backoff,
+// capped at 64 × cooldown).
+//
 // Invariants, per family:
 //   1 <= level(family) <= max_level(family)
 //     = min(options.max_difficulty, max_difficulty(family));
@@ -31,6 +39,7 @@ struct DifficultyOptions {
   double raise_at = 0.8;    // rolling accuracy >= this over a full window: level + 1
   double lower_at = 0.2;    // rolling accuracy <= this over a full window: level - 1
   int max_difficulty = 10;  // a level never exceeds min(this, max_difficulty(family))
+  int cooldown = 64;        // verdicts held after a fall before a rise (0: none)
 };
 
 // A level change, for the step's log.
@@ -45,7 +54,7 @@ class DifficultyController {
  public:
   // Starts every family at min(start, max_level(family)). Throws ponder::Error
   // naming the option when window < 1, a threshold is outside [0, 1],
-  // lower_at >= raise_at, max_difficulty < 1, or start < 1.
+  // lower_at >= raise_at, max_difficulty < 1, cooldown < 0, or start < 1.
   DifficultyController(DifficultyOptions options, int start);
 
   // Records one rollout's verdict for `family`, drawn at `level`. A verdict
@@ -54,7 +63,10 @@ class DifficultyController {
   // is then full and its accuracy is >= raise_at (below the family's cap) or
   // <= lower_at (above 1), the level moves one step, the window is emptied,
   // and the change is returned; otherwise nullopt. At the cap or at 1 a full
-  // window keeps rolling: the oldest verdict makes room for the newest.
+  // window keeps rolling: the oldest verdict makes room for the newest. A
+  // rise waits until the hold after a fall has run out (hold()); a fall sets
+  // the hold to cooldown × 2^k, k the falls since the family last held a
+  // level it rose to (recorded 2 × window verdicts there without a fall).
   std::optional<DifficultyChange> record(Family family, int level, bool correct);
 
   int level(Family family) const { return state(family).level; }
@@ -65,16 +77,21 @@ class DifficultyController {
   double rolling_accuracy(Family family) const;
   // How many verdicts the window holds, in [0, options.window].
   int window_size(Family family) const { return static_cast<int>(state(family).recent.size()); }
+  // Verdicts still to record at the current level before the family may rise.
+  int hold(Family family) const { return state(family).hold; }
   const DifficultyOptions& options() const { return options_; }
 
   // The state: {"families": {"<family_name>": {"level": L, "recent": [bool,
-  // ...oldest first]}, ...}} with every family present.
+  // ...oldest first], "hold": H, "falls": K, "since_rise": S}, ...}} with
+  // every family present.
   nlohmann::json to_json() const;
   // The controller to_json described, under `options` (checked as by the
   // constructor). Throws ponder::Error naming the key at fault when the state
   // is not that shape, misses a family or names an unknown one, or does not
   // fit the options (a level outside [1, max_level], more than window
-  // verdicts).
+  // verdicts, a negative hold or fall count, since_rise below -1). A state
+  // without "hold", "falls" and "since_rise" (written before the hysteresis
+  // existed) reads them as 0, 0 and -1.
   static DifficultyController from_json(DifficultyOptions options, const nlohmann::json& state);
 
  private:
@@ -82,6 +99,9 @@ class DifficultyController {
     int level = 1;
     std::deque<bool> recent;  // oldest first, all drawn at `level`
     int correct = 0;          // how many of `recent` are true
+    int hold = 0;             // verdicts to record before a rise is allowed
+    int falls = 0;            // falls since the family last held a level it rose to
+    int since_rise = -1;      // verdicts at `level` since a rise reached it; -1: none, or held
   };
 
   FamilyState& state(Family family) { return families_[static_cast<int>(family)]; }

@@ -42,8 +42,18 @@ TEST_F(ConfigTest, RlDefaults) {
   EXPECT_TRUE(config.get_bool("rl.curriculum.adaptive"));
   EXPECT_EQ(config.get_int("rl.curriculum.window"), 32);
   EXPECT_EQ(config.get_int("rl.curriculum.max_difficulty"), 10);
+  EXPECT_EQ(config.get_int("rl.curriculum.cooldown"), 64);
   EXPECT_EQ(Config::load("", {"run.stages=[\"sft\", \"rl\"]"}).get_strings("run.stages"),
             (std::vector<std::string>{"sft", "rl"}));
+}
+
+TEST_F(ConfigTest, CurriculumCooldownRejectsBadValuesNamingTheKey) {
+  EXPECT_EQ(file_error("[rl.curriculum]\ncooldown = -1\n"),
+            "`rl.curriculum.cooldown` at F:2: -1 is out of range; expected an integer in [0, "
+            "10000000]");
+  EXPECT_EQ(file_error("[rl.curriculum]\ncooldown = \"long\"\n"),
+            "`rl.curriculum.cooldown` at F:2: expected an integer, got a string (\"long\")");
+  EXPECT_EQ(Config::load("", {"rl.curriculum.cooldown=0"}).get_int("rl.curriculum.cooldown"), 0);
 }
 
 TEST_F(ConfigTest, RewardsDefaultIsValid) {

@@ -1,6 +1,6 @@
 // The adaptive difficulty: when levels move (full windows only, thresholds
-// inclusive, caps and floor), stale verdicts, the per-level window, and a
-// JSON state that resumes exactly.
+// inclusive, caps and floor), stale verdicts, the per-level window, the hold
+// after a fall and its backoff, and a JSON state that resumes exactly.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -26,6 +26,13 @@ DifficultyOptions small_window(int window) {
   options.window = window;
   options.raise_at = 0.75;
   options.lower_at = 0.25;
+  options.cooldown = 0;  // the tests of the hold set their own
+  return options;
+}
+
+DifficultyOptions with_cooldown(int window, int cooldown) {
+  DifficultyOptions options = small_window(window);
+  options.cooldown = cooldown;
   return options;
 }
 
@@ -153,6 +160,78 @@ TEST(Difficulty, FamiliesAreIndependent) {
   EXPECT_EQ(controller.window_size(Family::kCount), 0);
 }
 
+TEST(DifficultyHold, AFallHoldsTheLevelForTheCooldown) {
+  DifficultyController controller(with_cooldown(4, 8), 2);
+  ASSERT_EQ(feed(controller, Family::kCount, std::vector<bool>(4, false)).size(), 1u);
+  EXPECT_EQ(controller.level(Family::kCount), 1);
+  EXPECT_EQ(controller.hold(Family::kCount), 8);
+  // Seven right answers: full windows of 1.0, but the hold has one to go.
+  EXPECT_TRUE(feed(controller, Family::kCount, std::vector<bool>(7, true)).empty());
+  EXPECT_EQ(controller.hold(Family::kCount), 1);
+  EXPECT_EQ(feed(controller, Family::kCount, {true}).size(), 1u);
+  EXPECT_EQ(controller.level(Family::kCount), 2);
+  // A hold does not stop a further fall.
+  DifficultyController falling(with_cooldown(2, 100), 3);
+  EXPECT_EQ(feed(falling, Family::kArith, std::vector<bool>(4, false)).size(), 2u);
+  EXPECT_EQ(falling.level(Family::kArith), 1);
+}
+
+TEST(DifficultyHold, FallsInARowDoubleTheHoldUntilARiseHolds) {
+  DifficultyController controller(with_cooldown(4, 8), 1);
+  const std::vector<bool> right(4, true), wrong(4, false);
+  ASSERT_EQ(feed(controller, Family::kArith, right).size(), 1u);  // 1 -> 2
+  ASSERT_EQ(feed(controller, Family::kArith, wrong).size(), 1u);  // 2 -> 1
+  EXPECT_EQ(controller.hold(Family::kArith), 8);
+  ASSERT_EQ(feed(controller, Family::kArith, std::vector<bool>(8, true)).size(), 1u);
+  ASSERT_EQ(feed(controller, Family::kArith, wrong).size(), 1u);
+  EXPECT_EQ(controller.hold(Family::kArith), 16) << "the second fall in a row doubles";
+  ASSERT_EQ(feed(controller, Family::kArith, std::vector<bool>(16, true)).size(), 1u);
+  // Two windows' worth at level 2 neither rising nor falling: the level
+  // held, so the next fall starts the backoff again.
+  const std::vector<bool> half = {true, false, true, false, true, false, true, false};
+  EXPECT_TRUE(feed(controller, Family::kArith, half).empty());
+  ASSERT_EQ(feed(controller, Family::kArith, {false}).size(), 1u);  // 1 of the last 4
+  EXPECT_EQ(controller.hold(Family::kArith), 8);
+
+  // The doubling stops at 64 × cooldown.
+  DifficultyController thrashing(with_cooldown(1, 1), 1);
+  for (int round = 0; round < 10; ++round) {
+    // The rise comes with the verdict that ends the hold.
+    const int until_rise = std::max(1, thrashing.hold(Family::kCount));
+    feed(thrashing, Family::kCount, std::vector<bool>(until_rise, true));
+    ASSERT_EQ(thrashing.level(Family::kCount), 2) << "round " << round;
+    feed(thrashing, Family::kCount, {false});
+  }
+  EXPECT_EQ(thrashing.hold(Family::kCount), 64);
+}
+
+TEST(DifficultyHold, AFamilyBetweenTwoLevelsSpendsMostRolloutsAtTheEasierOne) {
+  // 90% right at level 3, 10% at level 4: without a hold the level swings
+  // every window; with one, the tries at 4 grow rarer.
+  auto run = [](int cooldown, int* changes) {
+    DifficultyOptions options;
+    options.cooldown = cooldown;
+    DifficultyController controller(options, 3);
+    Rng rng({uint64_t{5}});
+    int at_four = 0;
+    *changes = 0;
+    for (int i = 0; i < 4000; ++i) {
+      const int level = controller.level(Family::kCount);
+      at_four += level == 4 ? 1 : 0;
+      const bool correct = rng.below(10) < (level == 3 ? 9u : 1u);
+      *changes += controller.record(Family::kCount, level, correct).has_value() ? 1 : 0;
+    }
+    return at_four / 4000.0;
+  };
+  int swings = 0, held = 0;
+  const double swinging = run(0, &swings);
+  const double holding = run(64, &held);
+  EXPECT_GT(swings, 100);
+  EXPECT_LT(held, 20);
+  EXPECT_GT(swinging, 0.4);
+  EXPECT_LT(holding, 0.1);
+}
+
 // A reproducible stream of verdicts, some stale, across every family.
 struct Verdict {
   Family family;
@@ -179,7 +258,7 @@ std::optional<DifficultyChange> apply(DifficultyController& controller, const Ve
 }
 
 TEST(Difficulty, JsonRoundTripContinuesExactly) {
-  const DifficultyOptions options = small_window(5);
+  const DifficultyOptions options = with_cooldown(5, 7);
   const std::vector<Verdict> stream = verdict_stream(2000, 17);
   for (size_t cut : {size_t{0}, size_t{333}, size_t{1000}, size_t{1777}}) {
     DifficultyController unbroken(options, 2);
@@ -211,8 +290,25 @@ TEST(Difficulty, JsonShape) {
   DifficultyController controller(small_window(4), 1);
   feed(controller, Family::kCount, {true, false});
   const nlohmann::json state = controller.to_json();
-  EXPECT_EQ(state["families"]["count"], (nlohmann::json{{"level", 1}, {"recent", {true, false}}}));
+  EXPECT_EQ(
+      state["families"]["count"],
+      (nlohmann::json{
+          {"level", 1}, {"recent", {true, false}}, {"hold", 0}, {"falls", 0}, {"since_rise", -1}}));
   EXPECT_EQ(state["families"].size(), static_cast<size_t>(kNumFamilies));
+}
+
+TEST(Difficulty, StateFromBeforeTheHoldReadsAsNoHold) {
+  DifficultyController controller(with_cooldown(4, 8), 2);
+  feed(controller, Family::kCount, std::vector<bool>(4, false));
+  nlohmann::json state = controller.to_json();
+  for (auto& [name, entry] : state["families"].items()) {
+    entry.erase("hold");
+    entry.erase("falls");
+    entry.erase("since_rise");
+  }
+  const DifficultyController old = DifficultyController::from_json(with_cooldown(4, 8), state);
+  EXPECT_EQ(old.level(Family::kCount), 1);
+  EXPECT_EQ(old.hold(Family::kCount), 0);
 }
 
 void expect_error(const std::function<void()>& f, const std::string& needle) {
@@ -237,6 +333,7 @@ TEST(Difficulty, BadOptionsNameTheOption) {
   expect_error(with([](DifficultyOptions& o) { o.lower_at = o.raise_at; }),
                "lower_at = 0.8 is not below raise_at = 0.8");
   expect_error(with([](DifficultyOptions& o) { o.max_difficulty = 0; }), "max_difficulty = 0");
+  expect_error(with([](DifficultyOptions& o) { o.cooldown = -1; }), "cooldown = -1");
   expect_error([] { DifficultyController(DifficultyOptions{}, 0); }, "start = 0");
   expect_error([] { DifficultyController::from_json(small_window(0), nlohmann::json{}); },
                "window = 0");
@@ -276,6 +373,12 @@ TEST(Difficulty, MalformedStateNamesWhatIsWrong) {
                "`families.count.recent` holds 5 verdicts; window is 4");
   expect_error(edited([](nlohmann::json& s) { s["families"]["count"]["accuracy"] = 0.5; }),
                "unknown key `families.count.accuracy`");
+  expect_error(edited([](nlohmann::json& s) { s["families"]["count"]["hold"] = -3; }),
+               "`families.count.hold` = -3; expected an integer >= 0");
+  expect_error(edited([](nlohmann::json& s) { s["families"]["arith"]["falls"] = 1.5; }),
+               "`families.arith.falls` = 1.5; expected an integer >= 0");
+  expect_error(edited([](nlohmann::json& s) { s["families"]["arith"]["since_rise"] = -2; }),
+               "`families.arith.since_rise` = -2; expected an integer >= -1");
 }
 
 }  // namespace
