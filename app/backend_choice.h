@@ -23,10 +23,11 @@ DeviceChoice device_choice(const Config& config);
 std::unique_ptr<Backend<float>> make_backend(const Config& config);
 
 // How `comm`'s ranks sum the model's gradients on `backend` (docs/SCALING.md):
-// nothing in a world of one (nullptr); MPI on host memory; NCCL, in buckets
-// of run.grad_bucket_mb overlapping backward, on a CUDA backend when this
-// build has NCCL; else MPI through host memory. A collective when it joins
-// NCCL: every rank calls it.
+// nothing in a world of one (nullptr); NCCL, in buckets of run.grad_bucket_mb
+// overlapping backward, when this build has NCCL and every rank drives a CUDA
+// GPU of its own; else MPI, in place on host memory or through it (ranks that
+// share a GPU, GPU builds without NCCL, ranks on CPUs and GPUs mixed). A
+// collective with more than one rank: every rank calls it.
 std::unique_ptr<GradientSync> make_gradient_sync(const Config& config, Communicator& comm,
                                                  Backend<float>& backend, Model<float>& model);
 

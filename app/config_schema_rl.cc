@@ -66,6 +66,10 @@ ConfigSchema rl_and_tasks_schema() {
                        "how token losses combine: a mean per sequence, then over sequences "
                        "(grpo); a mean over every token of the batch (dapo); a sum divided by "
                        "max_new_tokens per sequence (dr_grpo)"),
+              enum_key("rl.importance_sampling_level", "token", {"token", "sequence"},
+                       "the probability ratio to the sampling policy: one per token (GRPO, "
+                       "DAPO), or one per sequence, the geometric mean of its tokens' (GSPO; "
+                       "use clip ranges near 3e-4 / 4e-4)"),
               float_key_below("rl.clip_low", 0.2, 0, 1,
                               "a token's probability ratio to the sampling policy is clipped "
                               "below at 1 - clip_low"),

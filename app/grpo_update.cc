@@ -124,6 +124,11 @@ GrpoUpdateStats accumulate_grpo_gradients(Model<float>& model,
   GrpoUpdateStats stats;
   double clipped = 0, kl = 0;
   const auto batches = micro_batches(samples, micro_batch);
+  // A rank with nothing in this mini-batch runs no backward: its (zero)
+  // gradients are final now, and its reductions must start before it enters
+  // the MPI calls after this, since the other ranks' reductions, already
+  // started, wait for them (parallel/nccl_gradient_sync.h).
+  if (batches.empty() && last_backward != nullptr) last_backward->gradients_final_from(0);
   for (const auto& batch : batches) {
     const PackedBatch p = pack(samples, batch);
     std::vector<float> weights(p.inputs.size(), 0.0f);

@@ -61,7 +61,8 @@ GrpoBatchTotals grpo_batch_totals(std::span<const PolicySample> samples, const G
 // as it is now" (ρ = 1: the first update on fresh rollouts, which saves a
 // forward). `ref_logprobs`: per sample, needed only when config.kl_beta > 0.
 // `last_backward` is given to the last micro-batch's backward (a data-parallel
-// session's gradient_listener()).
+// session's gradient_listener()); with no samples, it is told at once that
+// every gradient is final.
 GrpoUpdateStats accumulate_grpo_gradients(Model<float>& model,
                                           std::span<const PolicySample> samples,
                                           std::span<const std::vector<float>> old_logprobs,

@@ -69,6 +69,7 @@ RlSettings rl_settings(const Config& config) {
   s.grpo.clip_high = config.get_float("rl.clip_high");
   s.grpo.kl_beta = config.get_float("rl.kl_beta");
   s.grpo.aggregation = parse_loss_aggregation(config.get_string("rl.loss_aggregation"));
+  s.grpo.importance = parse_importance_level(config.get_string("rl.importance_sampling_level"));
   s.grpo.max_new_tokens = int_of("rl.max_new_tokens");
   s.grpo.mask_truncated = config.get_bool("rl.mask_truncated");
   s.generation.sampler.temperature = config.get_float("rl.temperature");

@@ -13,8 +13,9 @@
 // Decoding times Model::decode, logits copied to the host included (the
 // engine samples there). With NCCL in the build, the training step is timed
 // again with the trainers' NCCL gradient sync in a world of one (buckets
-// all-reduced on their own stream as backward finishes each layer): its
-// ratio to the plain step is the sync's cost on one GPU. Last line: JSON.
+// all-reduced on their own stream as backward finishes each layer): with one
+// rank NCCL's in-place sum moves no data, so its ratio to the plain step is
+// the cost of the sync's events and launches, not of a reduction. Last line: JSON.
 //
 //   bench_gpu [--precision bf16|fp32] [--batch 8] [--steps 10] [--decode-steps 64]
 #include <algorithm>

@@ -35,8 +35,10 @@ void check_options(const DifficultyOptions& options) {
     throw Error(
         fmt::format("difficulty: max_difficulty = {}; expected >= 1", options.max_difficulty));
   }
-  if (options.cooldown < 0) {
-    throw Error(fmt::format("difficulty: cooldown = {}; expected >= 0", options.cooldown));
+  // The longest hold, 64 × cooldown, must fit an int.
+  if (options.cooldown < 0 || options.cooldown > std::numeric_limits<int>::max() / 64) {
+    throw Error(fmt::format("difficulty: cooldown = {}; expected an integer in [0, {}]",
+                            options.cooldown, std::numeric_limits<int>::max() / 64));
   }
 }
 
@@ -91,27 +93,36 @@ double DifficultyController::rolling_accuracy(Family family) const {
   return static_cast<double>(s.correct) / static_cast<double>(s.recent.size());
 }
 
+void DifficultyController::held_if_long_enough(FamilyState& s) const {
+  // Called only for a verdict that did not make the family fall.
+  if (s.since_rise >= 2 * options_.window) {
+    s.falls = 0;
+    s.since_rise = -1;
+  }
+}
+
 std::optional<DifficultyChange> DifficultyController::record(Family family, int level,
                                                              bool correct) {
   FamilyState& s = state(family);
   if (level != s.level) return std::nullopt;
   if (s.hold > 0) --s.hold;
-  if (s.since_rise >= 0 && ++s.since_rise >= 2 * options_.window) {
-    s.falls = 0;  // the level it rose to held
-    s.since_rise = -1;
-  }
+  if (s.since_rise >= 0) ++s.since_rise;
   if (static_cast<int>(s.recent.size()) == options_.window) {
     s.correct -= s.recent.front() ? 1 : 0;
     s.recent.pop_front();
   }
   s.recent.push_back(correct);
   s.correct += correct ? 1 : 0;
-  if (static_cast<int>(s.recent.size()) < options_.window) return std::nullopt;
+  if (static_cast<int>(s.recent.size()) < options_.window) {
+    held_if_long_enough(s);
+    return std::nullopt;
+  }
 
   const double accuracy = rolling_accuracy(family);
   int to = s.level;
   if (accuracy >= options_.raise_at && s.level < max_level(family) && s.hold == 0) {
     to = s.level + 1;
+    if (s.since_rise >= 0) s.falls = 0;  // it rose past a level it rose to: that one held
     s.since_rise = 0;
   } else if (accuracy <= options_.lower_at && s.level > 1) {
     to = s.level - 1;
@@ -119,6 +130,7 @@ std::optional<DifficultyChange> DifficultyController::record(Family family, int 
     ++s.falls;
     s.since_rise = -1;
   } else {
+    held_if_long_enough(s);
     return std::nullopt;
   }
   const DifficultyChange change{family, s.level, to, accuracy};

@@ -8,7 +8,7 @@
 // spending half its rollouts where it learns little. So after a fall the
 // family holds its new level for `cooldown` verdicts before it may rise
 // again, and each further fall before it has held a level it rose to (for
-// two windows' worth of verdicts) doubles that hold (exponential backoff,
+// two windows' worth of verdicts, or by rising from it) doubles that hold (exponential backoff,
 // capped at 64 × cooldown).
 //
 // Invariants, per family:
@@ -54,7 +54,8 @@ class DifficultyController {
  public:
   // Starts every family at min(start, max_level(family)). Throws ponder::Error
   // naming the option when window < 1, a threshold is outside [0, 1],
-  // lower_at >= raise_at, max_difficulty < 1, cooldown < 0, or start < 1.
+  // lower_at >= raise_at, max_difficulty < 1, cooldown outside
+  // [0, INT_MAX / 64], or start < 1.
   DifficultyController(DifficultyOptions options, int start);
 
   // Records one rollout's verdict for `family`, drawn at `level`. A verdict
@@ -66,7 +67,8 @@ class DifficultyController {
   // window keeps rolling: the oldest verdict makes room for the newest. A
   // rise waits until the hold after a fall has run out (hold()); a fall sets
   // the hold to cooldown × 2^k, k the falls since the family last held a
-  // level it rose to (recorded 2 × window verdicts there without a fall).
+  // level it rose to (recorded 2 × window verdicts there without a fall, or
+  // rose again from it).
   std::optional<DifficultyChange> record(Family family, int level, bool correct);
 
   int level(Family family) const { return state(family).level; }
@@ -104,6 +106,9 @@ class DifficultyController {
     int since_rise = -1;      // verdicts at `level` since a rise reached it; -1: none, or held
   };
 
+  // Ends the backoff once the level the family rose to has lasted 2 × window
+  // verdicts without a fall.
+  void held_if_long_enough(FamilyState& s) const;
   FamilyState& state(Family family) { return families_[static_cast<int>(family)]; }
   const FamilyState& state(Family family) const { return families_[static_cast<int>(family)]; }
 

@@ -20,6 +20,11 @@
 //    backward reported, because the buckets are a fixed split of the array
 //    (GradientBuckets), launched in a fixed order; only when they start
 //    differs between ranks.
+//  - A started reduction waits on the GPU for every rank's matching one. So a
+//    rank that runs no backward in a step reports gradients_final_from(0) as
+//    soon as it knows, before any other collective call; and between its
+//    first report and finish() no rank waits for its whole device (cudaFree,
+//    cudaDeviceSynchronize), which would wait for that reduction too.
 #pragma once
 
 #include <cstddef>

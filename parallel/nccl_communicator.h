@@ -17,6 +17,8 @@
 //    (overlapping the reduction with the rest of backward).
 //  - Every CUDA or NCCL failure is a ponder::Error naming the call and the
 //    library's message.
+//  - Destroyed while an exception unwinds, it aborts its queued collectives
+//    (ncclCommAbort) instead of waiting for peers that may never join them.
 #pragma once
 
 #include <cstddef>
@@ -25,12 +27,14 @@
 #include <nccl.h>
 
 #include "parallel/communicator.h"
+#include "parallel/nccl_library.h"
 
 namespace ponder {
 
 class NcclCommunicator {
  public:
-  // Joins world.size() ranks on CUDA device `device` (cudaSetDevice).
+  // Joins world.size() ranks on CUDA device `device` (cudaSetDevice). Throws
+  // ponder::Error when NCCL cannot be loaded (parallel/nccl_library.h).
   NcclCommunicator(Communicator& world, int device);
   ~NcclCommunicator();
   NcclCommunicator(const NcclCommunicator&) = delete;
@@ -46,7 +50,9 @@ class NcclCommunicator {
 
  private:
   void all_reduce(float* data, size_t count, ncclRedOp_t op, cudaStream_t stream);
+  void check(ncclResult_t status, const char* call) const;
 
+  const NcclLibrary& nccl_;
   ncclComm_t comm_ = nullptr;
   int rank_, size_, device_;
 };

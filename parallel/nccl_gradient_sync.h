@@ -12,6 +12,8 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
+#include <memory>
 
 #include <cuda_runtime_api.h>
 
@@ -22,11 +24,19 @@ namespace ponder {
 
 class NcclGradientSync final : public GradientSync {
  public:
-  // Joins the NCCL communicator of `world` on CUDA device `device` (a
-  // collective). `grads` are `count` device floats written by work on
-  // `compute_stream`.
+  // One bucket's reduction, in place, queued on `stream`.
+  using Reduce = std::function<void(float* data, size_t count, cudaStream_t stream)>;
+
+  // NCCL's sum over the ranks of `world`: joins its NCCL communicator on CUDA
+  // device `device` (a collective). `grads` are `count` device floats written
+  // by work on `compute_stream`.
   NcclGradientSync(Communicator& world, int device, cudaStream_t compute_stream, float* grads,
                    size_t count, size_t bucket_elements);
+  // Any reduction, for tests of the stream ordering: with one rank NCCL's
+  // in-place sum does nothing at all, so only a reduction that writes can
+  // show a bucket reduced before backward finished it.
+  NcclGradientSync(Reduce reduce, cudaStream_t compute_stream, float* grads, size_t count,
+                   size_t bucket_elements);
   ~NcclGradientSync() override;
   NcclGradientSync(const NcclGradientSync&) = delete;
   NcclGradientSync& operator=(const NcclGradientSync&) = delete;
@@ -37,11 +47,12 @@ class NcclGradientSync final : public GradientSync {
  private:
   void launch(Slice bucket);
 
-  NcclCommunicator nccl_;
+  std::unique_ptr<NcclCommunicator> nccl_;  // absent with a caller's Reduce
+  Reduce reduce_;
   cudaStream_t compute_;
-  cudaStream_t reduce_ = nullptr;
+  cudaStream_t reduce_stream_ = nullptr;
   cudaEvent_t backward_done_ = nullptr;  // recorded on compute_ before a launch
-  cudaEvent_t reduced_ = nullptr;        // recorded on reduce_ by finish()
+  cudaEvent_t reduced_ = nullptr;        // recorded on reduce_stream_ by finish()
   float* grads_;
   GradientBuckets buckets_;
   bool compute_recorded_ = false;  // backward_done_ covers the work queued so far

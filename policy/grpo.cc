@@ -48,6 +48,12 @@ LossAggregation parse_loss_aggregation(std::string_view name) {
   throw Error(fmt::format("loss aggregation \"{}\" is not one of: grpo, dapo, dr_grpo", name));
 }
 
+ImportanceLevel parse_importance_level(std::string_view name) {
+  if (name == "token") return ImportanceLevel::kToken;
+  if (name == "sequence") return ImportanceLevel::kSequence;
+  throw Error(fmt::format("importance sampling level \"{}\" is not one of: token, sequence", name));
+}
+
 std::vector<double> group_advantages(std::span<const double> rewards, int group_size,
                                      ScaleRewards scale) {
   if (group_size < 1 || rewards.size() % static_cast<size_t>(group_size) != 0) {
@@ -109,9 +115,21 @@ GrpoWeights grpo_token_weights(std::span<const GrpoSequence> sequences, const Gr
                             ? 1.0 / static_cast<double>(batch_tokens)
                             : 1.0 / (static_cast<double>(config.max_new_tokens) * sequences_n);
     const double a = seq.advantage;
+    auto log_ratio = [&](size_t t) {
+      return static_cast<double>(seq.logprobs[t]) - static_cast<double>(seq.old_logprobs[t]);
+    };
+    double sequence_ratio = 1;  // GSPO's s_i: the geometric mean of the token ratios
+    if (config.importance == ImportanceLevel::kSequence) {
+      double sum = 0;
+      for (size_t t = 0; t < seq.logprobs.size(); ++t) {
+        if (counted(seq, t, config)) sum += log_ratio(t);
+      }
+      sequence_ratio = std::exp(sum / static_cast<double>(own));
+    }
     for (size_t t = 0; t < seq.logprobs.size(); ++t) {
       if (!counted(seq, t, config)) continue;
-      const double ratio = std::exp(static_cast<double>(seq.logprobs[t]) - seq.old_logprobs[t]);
+      const double ratio =
+          config.importance == ImportanceLevel::kSequence ? sequence_ratio : std::exp(log_ratio(t));
       const double clipped_ratio = std::clamp(ratio, 1 - config.clip_low, 1 + config.clip_high);
       const bool clip_active =
           (a > 0 && ratio > 1 + config.clip_high) || (a < 0 && ratio < 1 - config.clip_low);

@@ -16,6 +16,16 @@
 //   dr_grpo  1 / (max_new_tokens · sequences)   (a constant)
 // Tokens with mask 0 (tool results, padding) get w = 0 and count nowhere;
 // with mask_truncated, so does every token of a truncated sequence.
+//
+// Sequence-level ratios (GSPO, Zheng et al. 2025; TRL's
+// importance_sampling_level = "sequence"): every counted token of sequence i
+// uses one ratio s_i = exp(mean over its counted tokens of logπ − logπ_old),
+// clipped as a whole, so the surrogate is a per-sequence value repeated on its
+// tokens. Its gradient w.r.t. logπ_t is s_i·A/|seq_i| per token it appears
+// on, and it appears on |seq_i| tokens, each with the same n_t: so
+//   w_t = n_t·(s_i·A·[sequence not clipped] − kl_beta·(1 − exp(logπ_ref − logπ))),
+// the token formula with ρ replaced by s_i. A sequence's ratio is a mean of
+// small log-ratios, so GSPO's clip ranges are far narrower (3e-4, 4e-4).
 #pragma once
 
 #include <cstdint>
@@ -27,6 +37,7 @@ namespace ponder {
 
 enum class ScaleRewards { kGroup, kBatch, kNone };
 enum class LossAggregation { kGrpo, kDapo, kDrGrpo };
+enum class ImportanceLevel { kToken, kSequence };
 
 // Population mean and standard deviation (0 for no values): the normalisers
 // of group_advantages, also what the RL loop logs as reward mean and std.
@@ -36,6 +47,7 @@ double std_of(std::span<const double> x);
 // Throw ponder::Error listing the choices for an unknown name.
 ScaleRewards parse_scale_rewards(std::string_view name);
 LossAggregation parse_loss_aggregation(std::string_view name);
+ImportanceLevel parse_importance_level(std::string_view name);
 
 // A_i = r_i − mean(group of i), divided by the group's std, the whole batch's
 // std, or nothing. rewards.size() must be a multiple of group_size; a std of
@@ -52,6 +64,7 @@ struct GrpoConfig {
   double clip_high = 0.28;
   double kl_beta = 0;  // 0: no KL term, no reference log-probs needed
   LossAggregation aggregation = LossAggregation::kDapo;
+  ImportanceLevel importance = ImportanceLevel::kToken;
   int max_new_tokens = 256;  // dr_grpo's constant
   bool mask_truncated = false;
 };
@@ -69,9 +82,9 @@ struct GrpoSequence {
 struct GrpoWeights {
   std::vector<std::vector<float>> weights;  // per sequence, per token
   double loss = 0;                          // the objective's value (for logging)
-  double clip_fraction = 0;                 // of counted tokens, those where the clip is active
-  double kl = 0;                            // mean k3 KL over counted tokens
-  int64_t tokens = 0;                       // counted tokens
+  double clip_fraction = 0;  // of counted tokens, those where the clip is active (its sequence's)
+  double kl = 0;             // mean k3 KL over counted tokens
+  int64_t tokens = 0;        // counted tokens
 };
 
 // The mini-batch a call's sequences belong to, when they are only part of it

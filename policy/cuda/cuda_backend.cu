@@ -245,11 +245,15 @@ void* CudaBackend::scratch(size_t bytes) {
   if (bytes > d.scratch_bytes) {
     // Grow by at least half, so that slowly growing shapes reallocate rarely.
     const size_t size = cuda::aligned_bytes(std::max(bytes, d.scratch_bytes * 3 / 2));
-    PONDER_CUDA_CHECK(cudaStreamSynchronize(d.stream));
-    PONDER_CUDA_CHECK(cudaFree(d.scratch));
+    // Stream-ordered: the old block goes once the work queued on it is done,
+    // and nothing waits for the whole device. A device-wide wait (cudaFree)
+    // would also wait for gradient reductions on another stream, which wait
+    // for other ranks (parallel/nccl_gradient_sync.h): a rank still in an MPI
+    // call would then never arrive.
+    if (d.scratch != nullptr) PONDER_CUDA_CHECK(cudaFreeAsync(d.scratch, d.stream));
     d.scratch = nullptr;
     d.scratch_bytes = 0;
-    PONDER_CUDA_CHECK(cudaMalloc(&d.scratch, size));
+    PONDER_CUDA_CHECK(cudaMallocAsync(&d.scratch, size, d.stream));
     d.scratch_bytes = size;
   }
   return d.scratch;

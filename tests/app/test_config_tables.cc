@@ -56,6 +56,13 @@ TEST_F(ConfigTest, CurriculumCooldownRejectsBadValuesNamingTheKey) {
   EXPECT_EQ(Config::load("", {"rl.curriculum.cooldown=0"}).get_int("rl.curriculum.cooldown"), 0);
 }
 
+TEST_F(ConfigTest, ImportanceSamplingLevelNamesTheChoices) {
+  EXPECT_EQ(Config::load("").get_string("rl.importance_sampling_level"), "token");
+  EXPECT_EQ(file_error("[rl]\nimportance_sampling_level = \"sequense\"\n"),
+            "`rl.importance_sampling_level` at F:2: \"sequense\" is not one of: token, sequence; "
+            "did you mean \"sequence\"?");
+}
+
 TEST_F(ConfigTest, RewardsDefaultIsValid) {
   Config config = Config::load("");
   const toml::array& rewards = config.get_tables("rl.rewards");

@@ -99,6 +99,30 @@ TEST(GrpoUpdate, UntrainedTokensGetNoGradient) {
   }
 }
 
+// Records what backward reports.
+struct OffsetListener : GradientListener {
+  void gradients_final_from(size_t offset) override { offsets.push_back(offset); }
+  std::vector<size_t> offsets;
+};
+
+TEST(GrpoUpdate, OnlyTheLastBackwardReportsAndARankWithNothingReportsAtOnce) {
+  CpuBackend<float> backend;
+  Model<float> model(backend, tiny_config());
+  model.init_weights(7, 0.1);
+  const Fixture f;
+  const std::vector<PolicySample> samples = f.samples();
+  OffsetListener two_micro_batches;
+  model.zero_grad();
+  accumulate_grpo_gradients(model, samples, {}, {}, GrpoConfig{}, 1, {}, &two_micro_batches);
+  // One backward's reports: the final norm's offset, then one per layer, then 0.
+  ASSERT_EQ(two_micro_batches.offsets.size(), tiny_config().num_hidden_layers + 2u);
+  EXPECT_EQ(two_micro_batches.offsets.back(), 0u);
+  // No samples on this rank: every gradient is final before any collective.
+  OffsetListener none;
+  accumulate_grpo_gradients(model, {}, {}, {}, GrpoConfig{}, 1, {}, &none);
+  EXPECT_EQ(none.offsets, std::vector<size_t>{0});
+}
+
 // K = 4 answers 'a'..'d', one token each; only 'c' is rewarded. A few SFT
 // steps first spread the policy over the four, so GRPO starts near 1/4.
 TEST(GrpoUpdate, LearnsWhichOfKAnswersIsRewarded) {

@@ -205,6 +205,30 @@ TEST(DifficultyHold, FallsInARowDoubleTheHoldUntilARiseHolds) {
   EXPECT_EQ(thrashing.hold(Family::kCount), 64);
 }
 
+TEST(DifficultyHold, AFallOnTheLastVerdictOfTwoWindowsStillDoublesTheHold) {
+  DifficultyController controller(with_cooldown(4, 8), 1);
+  ASSERT_EQ(feed(controller, Family::kArith, std::vector<bool>(4, true)).size(), 1u);  // 1 -> 2
+  ASSERT_EQ(feed(controller, Family::kArith, std::vector<bool>(4, false)).size(), 1u);
+  ASSERT_EQ(feed(controller, Family::kArith, std::vector<bool>(8, true)).size(), 1u);  // 1 -> 2
+  // Seven verdicts at level 2 without a fall (windows of 2/4), then a fall on
+  // the eighth (2 × window): the level did not hold, so the backoff goes on.
+  EXPECT_TRUE(
+      feed(controller, Family::kArith, {true, false, false, true, true, false, false}).empty());
+  ASSERT_EQ(feed(controller, Family::kArith, {false}).size(), 1u);
+  EXPECT_EQ(controller.hold(Family::kArith), 16);
+}
+
+TEST(DifficultyHold, RisingPastALevelItRoseToEndsTheBackoff) {
+  DifficultyController controller(with_cooldown(4, 8), 1);
+  const std::vector<bool> right(4, true), wrong(4, false);
+  ASSERT_EQ(feed(controller, Family::kArith, right).size(), 1u);  // 1 -> 2
+  ASSERT_EQ(feed(controller, Family::kArith, wrong).size(), 1u);  // 2 -> 1, hold 8
+  ASSERT_EQ(feed(controller, Family::kArith, std::vector<bool>(8, true)).size(), 1u);  // 1 -> 2
+  ASSERT_EQ(feed(controller, Family::kArith, right).size(), 1u);  // 2 -> 3 at once: 2 held
+  ASSERT_EQ(feed(controller, Family::kArith, wrong).size(), 1u);  // 3 -> 2
+  EXPECT_EQ(controller.hold(Family::kArith), 8) << "the backoff started again";
+}
+
 TEST(DifficultyHold, AFamilyBetweenTwoLevelsSpendsMostRolloutsAtTheEasierOne) {
   // 90% right at level 3, 10% at level 4: without a hold the level swings
   // every window; with one, the tries at 4 grow rarer.
@@ -309,6 +333,9 @@ TEST(Difficulty, StateFromBeforeTheHoldReadsAsNoHold) {
   const DifficultyController old = DifficultyController::from_json(with_cooldown(4, 8), state);
   EXPECT_EQ(old.level(Family::kCount), 1);
   EXPECT_EQ(old.hold(Family::kCount), 0);
+  const nlohmann::json read = old.to_json()["families"]["count"];
+  EXPECT_EQ(read["falls"], 0);
+  EXPECT_EQ(read["since_rise"], -1);
 }
 
 void expect_error(const std::function<void()>& f, const std::string& needle) {
@@ -334,6 +361,8 @@ TEST(Difficulty, BadOptionsNameTheOption) {
                "lower_at = 0.8 is not below raise_at = 0.8");
   expect_error(with([](DifficultyOptions& o) { o.max_difficulty = 0; }), "max_difficulty = 0");
   expect_error(with([](DifficultyOptions& o) { o.cooldown = -1; }), "cooldown = -1");
+  expect_error(with([](DifficultyOptions& o) { o.cooldown = 40000000; }),
+               "cooldown = 40000000; expected an integer in [0, 33554431]");
   expect_error([] { DifficultyController(DifficultyOptions{}, 0); }, "start = 0");
   expect_error([] { DifficultyController::from_json(small_window(0), nlohmann::json{}); },
                "window = 0");

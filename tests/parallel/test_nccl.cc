@@ -1,13 +1,34 @@
-// The NCCL communicator in a world of one on one GPU: built wherever the
-// CUDA toolkit and NCCL are, run where a device is (skipped elsewhere).
+// NCCL loaded at run time (on any machine), and the NCCL communicator in a
+// world of one on one GPU: built wherever the CUDA toolkit and NCCL's header
+// are, run where a device is (skipped elsewhere).
 #include "parallel/nccl_communicator.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <vector>
 
 namespace ponder {
 namespace {
+
+TEST(NcclLibrary, LoadsEveryEntryPointOrSaysHowToInstallIt) {
+  std::string why;
+  const NcclLibrary* nccl = nccl_library(&why);
+  if (nccl == nullptr) {
+    EXPECT_THAT(why, ::testing::HasSubstr("libnccl.so.2"));
+    EXPECT_THAT(why, ::testing::HasSubstr("install NCCL"));
+    return;
+  }
+  EXPECT_EQ(nccl_library(), nccl) << "loaded once";
+  for (const void* entry : {reinterpret_cast<const void*>(nccl->get_unique_id),
+                            reinterpret_cast<const void*>(nccl->comm_init_rank),
+                            reinterpret_cast<const void*>(nccl->comm_destroy),
+                            reinterpret_cast<const void*>(nccl->comm_abort),
+                            reinterpret_cast<const void*>(nccl->all_reduce)}) {
+    EXPECT_NE(entry, nullptr);
+  }
+  EXPECT_THAT(nccl->error_string(ncclInvalidArgument), ::testing::HasSubstr("invalid argument"));
+}
 
 TEST(Nccl, AllReduceInAWorldOfOneKeepsTheBuffer) {
   int devices = 0;

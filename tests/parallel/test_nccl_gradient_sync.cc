@@ -1,12 +1,17 @@
-// The NCCL gradient sync in a world of one on one GPU (built with the CUDA
-// backend and NCCL, skipped without a device): reductions queued on their own
-// stream as backward reports each layer final must leave training exactly as
-// it is without them, which holds only if every reduction waits for the
-// backward writes to its bucket and the optimizer waits for the reductions.
+// The NCCL gradient sync on one GPU (built with the CUDA backend and NCCL,
+// skipped without a device). With NCCL in a world of one the path runs end
+// to end, but an in-place sum over one rank writes nothing, so it cannot show
+// a bucket reduced too early. The stream order is checked with a reduction
+// that writes: doubling each bucket (cuBLAS, on the reduction stream) must
+// train exactly as doubling all gradients after backward does, which holds
+// only if each reduction waits for backward's writes to its bucket and the
+// optimizer waits for the reductions.
 #include "parallel/nccl_gradient_sync.h"
 
+#include <cublas_v2.h>
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <random>
 #include <vector>
 
@@ -30,8 +35,10 @@ ModelConfig sync_test_config() {
 }
 
 // Three AdamW steps of two micro-batches each; with `sync`, the last backward
-// of each step reports to it and the step waits for its finish().
-std::vector<float> train(Model<float>& model, NcclGradientSync* sync) {
+// of each step reports to it and the step waits for its finish(); with
+// `after_backward`, that runs on the gradients instead.
+std::vector<float> train(Model<float>& model, GradientSync* sync,
+                         const std::function<void()>& after_backward = {}) {
   AdamW<float> optimizer(model.backend(), model.specs(), model.params(), model.grads(), {});
   const int batch = 2, seq = 16, n = batch * seq;
   std::mt19937 rng(11);
@@ -48,6 +55,7 @@ std::vector<float> train(Model<float>& model, NcclGradientSync* sync) {
       model.backward(micro == 1 ? sync : nullptr);
     }
     if (sync != nullptr) sync->finish();
+    if (after_backward) after_backward();
     optimizer.step(1e-2);
   }
   return model.get_params();
@@ -55,16 +63,48 @@ std::vector<float> train(Model<float>& model, NcclGradientSync* sync) {
 
 TEST(NcclGradientSync, AWorldOfOneTrainsExactlyAsWithoutIt) {
   PONDER_REQUIRE_CUDA_DEVICE();
+  CudaBackend plain_gpu(CudaPrecision::kBf16), synced_gpu(CudaPrecision::kBf16);
+  Model<float> plain(plain_gpu, sync_test_config()), synced(synced_gpu, sync_test_config());
+  plain.init_weights(5, 0.05);
+  synced.init_weights(5, 0.05);
+  NcclGradientSync sync(Communicator::world(), synced_gpu.device(), synced_gpu.stream(),
+                        synced.grads(), synced.num_parameters(), 4096);
+  EXPECT_EQ(train(synced, &sync), train(plain, nullptr));
+}
+
+// Doubles `count` floats in place on `stream`, slowly (there and back twice
+// more), so that a reduction started too early overlaps backward's writes.
+class SlowDoubling {
+ public:
+  SlowDoubling() { EXPECT_EQ(cublasCreate(&handle_), CUBLAS_STATUS_SUCCESS); }
+  ~SlowDoubling() { cublasDestroy(handle_); }
+  void operator()(float* data, size_t count, cudaStream_t stream) {
+    ASSERT_EQ(cublasSetStream(handle_, stream), CUBLAS_STATUS_SUCCESS);
+    for (float factor : {2.0f, 0.5f, 2.0f, 0.5f, 2.0f}) {
+      ASSERT_EQ(cublasSscal(handle_, static_cast<int>(count), &factor, data, 1),
+                CUBLAS_STATUS_SUCCESS);
+    }
+  }
+
+ private:
+  cublasHandle_t handle_ = nullptr;
+};
+
+TEST(NcclGradientSync, EachBucketIsReducedAfterBackwardAndBeforeTheStep) {
+  PONDER_REQUIRE_CUDA_DEVICE();
   for (CudaPrecision precision : {CudaPrecision::kFp32, CudaPrecision::kBf16}) {
     SCOPED_TRACE(cuda_test::name_of(precision));
     CudaBackend plain_gpu(precision), synced_gpu(precision);
     Model<float> plain(plain_gpu, sync_test_config()), synced(synced_gpu, sync_test_config());
     plain.init_weights(5, 0.05);
     synced.init_weights(5, 0.05);
-    // Small buckets: several per layer, so most launch while backward runs.
-    NcclGradientSync sync(Communicator::world(), synced_gpu.device(), synced_gpu.stream(),
-                          synced.grads(), synced.num_parameters(), 4096);
-    EXPECT_EQ(train(synced, &sync), train(plain, nullptr));
+    SlowDoubling doubling;
+    // Small buckets: several per layer, so most start while backward runs.
+    NcclGradientSync sync(std::ref(doubling), synced_gpu.stream(), synced.grads(),
+                          synced.num_parameters(), 4096);
+    const std::vector<float> expected =
+        train(plain, nullptr, [&] { plain_gpu.scale(plain.grads(), plain.num_parameters(), 2.0); });
+    EXPECT_EQ(train(synced, &sync), expected);
   }
 }
 

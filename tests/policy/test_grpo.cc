@@ -3,6 +3,7 @@
 #include "policy/grpo.h"
 
 #include <cmath>
+#include <utility>
 
 #include <gtest/gtest.h>
 
@@ -111,6 +112,38 @@ TEST(GrpoMasking, ToolResultsAndTruncatedSequencesAreNeverTrained) {
   EXPECT_FLOAT_EQ(out.weights[0][3], 0.5f);
 }
 
+TEST(GrpoSequenceLevel, OneRatioPerSequenceTheGeometricMeanOfItsTokens) {
+  // Counted log-ratios 0.1 and −0.3 (the masked token's 5.0 is ignored).
+  const std::vector<float> lp = {-0.9f, 4.0f, -1.3f}, old = {-1.0f, -1.0f, -1.0f};
+  const std::vector<uint8_t> mask = {1, 0, 1};
+  const GrpoSequence seq{lp, old, {}, mask, 2.0, false};
+  GrpoConfig config;
+  config.importance = ImportanceLevel::kSequence;
+  config.aggregation = LossAggregation::kGrpo;  // n_t = 1 / (2 tokens · 1 sequence)
+  const double s = std::exp((0.1 - 0.3) / 2);
+  const GrpoWeights out = grpo_token_weights(std::span(&seq, 1), config);
+  EXPECT_NEAR(out.weights[0][0], 0.5 * s * 2.0, 1e-6);
+  EXPECT_NEAR(out.weights[0][2], 0.5 * s * 2.0, 1e-6);
+  EXPECT_EQ(out.weights[0][1], 0.0f);
+  EXPECT_NEAR(out.loss, -s * 2.0, 1e-6);  // the sequence's surrogate, once
+  EXPECT_EQ(out.clip_fraction, 0.0);
+
+  // Clipped as a whole: token ratios 1.4 and 1.0 would clip only the first
+  // per token; their geometric mean 1.18 clips both with clip_high 0.1.
+  const std::vector<float> up = {static_cast<float>(std::log(1.4)), 0.0f}, zero = {0.0f, 0.0f};
+  const std::vector<uint8_t> both = {1, 1};
+  const GrpoSequence rising{up, zero, {}, both, 1.0, false};
+  config.clip_high = 0.1;
+  const GrpoWeights clipped = grpo_token_weights(std::span(&rising, 1), config);
+  EXPECT_EQ(clipped.weights[0], (std::vector<float>{0.0f, 0.0f}));
+  EXPECT_EQ(clipped.clip_fraction, 1.0);
+  config.importance = ImportanceLevel::kToken;
+  const GrpoWeights per_token = grpo_token_weights(std::span(&rising, 1), config);
+  EXPECT_EQ(per_token.weights[0][0], 0.0f);
+  EXPECT_FLOAT_EQ(per_token.weights[0][1], 0.5f);
+  EXPECT_EQ(per_token.clip_fraction, 0.5);
+}
+
 // d loss / d logπ_t must equal −w_t (the primitive's loss is −Σ w·logπ), for
 // every mode, with the KL term on, away from the clip boundaries.
 TEST(GrpoGradient, WeightsAreTheObjectivesGradient) {
@@ -118,11 +151,17 @@ TEST(GrpoGradient, WeightsAreTheObjectivesGradient) {
   const std::vector<float> old = {-1.0f, -0.5f, -1.0f, -0.75f, -1.1f};
   const std::vector<float> ref = {-0.8f, -0.9f, -1.5f, -0.2f, -1.0f};
   const std::vector<uint8_t> mask = {1, 1, 0, 1, 1};
-  for (auto aggregation :
-       {LossAggregation::kGrpo, LossAggregation::kDapo, LossAggregation::kDrGrpo}) {
+  for (auto [aggregation, importance] :
+       {std::pair{LossAggregation::kGrpo, ImportanceLevel::kToken},
+        std::pair{LossAggregation::kDapo, ImportanceLevel::kToken},
+        std::pair{LossAggregation::kDrGrpo, ImportanceLevel::kToken},
+        std::pair{LossAggregation::kGrpo, ImportanceLevel::kSequence},
+        std::pair{LossAggregation::kDapo, ImportanceLevel::kSequence},
+        std::pair{LossAggregation::kDrGrpo, ImportanceLevel::kSequence}}) {
     GrpoConfig config;
     config.kl_beta = 0.05;
     config.aggregation = aggregation;
+    config.importance = importance;
     config.max_new_tokens = 10;
     for (double advantage : {0.7, -0.4}) {
       auto loss_at = [&](const std::vector<float>& x) {
@@ -136,7 +175,9 @@ TEST(GrpoGradient, WeightsAreTheObjectivesGradient) {
         plus[t] += 1e-3f;
         minus[t] -= 1e-3f;
         const double numeric = (loss_at(plus).loss - loss_at(minus).loss) / 2e-3;
-        EXPECT_NEAR(numeric, -at.weights[0][t], 2e-4) << "token " << t;
+        EXPECT_NEAR(numeric, -at.weights[0][t], 2e-4)
+            << "token " << t
+            << (importance == ImportanceLevel::kSequence ? ", sequence level" : "");
       }
     }
   }
@@ -147,6 +188,13 @@ TEST(GrpoConfigNames, UnknownNamesAreClearErrors) {
   EXPECT_EQ(parse_loss_aggregation("dr_grpo"), LossAggregation::kDrGrpo);
   EXPECT_THROW(parse_scale_rewards("groups"), Error);
   EXPECT_THROW(parse_loss_aggregation("ppo"), Error);
+  EXPECT_EQ(parse_importance_level("sequence"), ImportanceLevel::kSequence);
+  try {
+    parse_importance_level("sentence");
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "importance sampling level \"sentence\" is not one of: token, sequence");
+  }
 }
 
 }  // namespace
