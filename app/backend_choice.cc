@@ -30,19 +30,18 @@ std::unique_ptr<Backend<float>> make_backend(const Config& config) {
 
 namespace {
 
-// This rank's GPU as NCCL tells GPUs apart: a hash of the host name and the
-// device's PCI bus id; 0 for a backend that is not a CUDA one, a build
-// without the NCCL sync, or a machine where NCCL cannot be loaded.
-uint64_t gpu_identity([[maybe_unused]] Backend<float>& backend) {
+// How this rank could take part in a gradient sum, as the ranks compare it:
+// 0, its gradients are in host memory; 1, on a GPU that cannot use NCCL here
+// (a build without the NCCL sync, or NCCL not loadable); otherwise its GPU as
+// NCCL tells GPUs apart: a hash of the host name and the PCI bus id (>= 2).
+uint64_t gradient_route(Backend<float>& backend) {
+  if (backend.memory_is_host()) return 0;
 #ifdef PONDER_NCCL_SYNC
   if (auto* cuda = dynamic_cast<CudaBackend*>(&backend)) {
     std::string why;
     if (nccl_library(&why) == nullptr) {
-      fmt::print(stderr,
-                 "ponder: NCCL could not be loaded ({}); gradients are summed through "
-                 "host memory over MPI\n",
-                 why);
-      return 0;
+      fmt::print(stderr, "ponder: NCCL could not be loaded ({})\n", why);
+      return 1;
     }
     char bus[64] = {};
     char host[256] = {};
@@ -50,10 +49,10 @@ uint64_t gpu_identity([[maybe_unused]] Backend<float>& backend) {
       throw Error(fmt::format("cannot read the PCI bus id of CUDA device {}", cuda->device()));
     }
     gethostname(host, sizeof(host) - 1);
-    return std::hash<std::string>{}(std::string(host) + "/" + bus) | 1;  // never 0
+    return std::max<uint64_t>(std::hash<std::string>{}(std::string(host) + "/" + bus), 2);
   }
 #endif
-  return 0;
+  return 1;
 }
 
 }  // namespace
@@ -63,23 +62,32 @@ std::unique_ptr<GradientSync> make_gradient_sync([[maybe_unused]] const Config& 
                                                  Model<float>& model) {
   if (comm.size() == 1) return nullptr;
   const size_t count = model.num_parameters();
-  // Every rank takes the same branch of the NCCL decision, which is a
-  // collective: NCCL only when every rank drives a GPU of its own.
-  const std::vector<uint64_t> gpus = comm.all_gather(gpu_identity(backend));
-  const bool all_gpus = std::find(gpus.begin(), gpus.end(), 0) == gpus.end();
-  const bool distinct = std::set<uint64_t>(gpus.begin(), gpus.end()).size() == gpus.size();
+  // Every rank decides from the same gathered routes, so all take the same
+  // branch (the NCCL one is a collective): NCCL only when every rank drives
+  // a GPU of its own that can use it.
+  const std::vector<uint64_t> routes = comm.all_gather(gradient_route(backend));
+  const bool any_gpu = std::any_of(routes.begin(), routes.end(), [](uint64_t r) { return r > 0; });
+  const bool all_nccl =
+      std::all_of(routes.begin(), routes.end(), [](uint64_t r) { return r >= 2; });
 #ifdef PONDER_NCCL_SYNC
-  if (all_gpus && distinct) {
+  const bool distinct = std::set<uint64_t>(routes.begin(), routes.end()).size() == routes.size();
+  if (all_nccl && distinct) {
     auto& cuda = dynamic_cast<CudaBackend&>(backend);
     const auto bucket_bytes = static_cast<size_t>(config.get_int("run.grad_bucket_mb")) << 20;
     return std::make_unique<NcclGradientSync>(comm, cuda.device(), cuda.stream(), model.grads(),
                                               count, bucket_bytes / sizeof(float));
   }
 #endif
-  if (all_gpus && !distinct && comm.is_root()) {
+  if (any_gpu && comm.is_root()) {
+    const char* why =
+        std::count(routes.begin(), routes.end(), 1) > 0
+            ? "a rank's GPU cannot use NCCL (this build has none, or it could not be loaded)"
+        : !all_nccl ? "ranks on CPUs and GPUs are mixed"
+                    : "several ranks share a GPU (NCCL needs one GPU per rank)";
     fmt::print(stderr,
-               "ponder: several ranks share a GPU; NCCL needs one GPU per rank, so gradients are "
-               "summed through host memory over MPI (docs/SCALING.md)\n");
+               "ponder: {}; gradients are summed through host memory over MPI, without "
+               "overlap (docs/SCALING.md)\n",
+               why);
   }
   if (backend.memory_is_host()) {
     return std::make_unique<HostGradientSync>(comm, std::span<float>(model.grads(), count));

@@ -81,8 +81,9 @@ ConfigSchema schema_to_sft() {
                       "with several ranks (mpirun), compare a hash of the parameters across "
                       "ranks every N training steps and stop if they differ (0: never)"),
               int_key("run.grad_bucket_mb", 25, 1, 4096,
-                      "with several GPU ranks, gradients are summed over NCCL in buckets of "
-                      "this many MiB, each started as soon as backward has finished it"),
+                      "with several GPU ranks summing over NCCL (docs/SCALING.md), the size "
+                      "in MiB of each bucket of gradients, whose sum starts as soon as "
+                      "backward has finished it"),
 
               list_key("tokenizer.inputs", {"data/gsm8k/train.jsonl"}, {}, 1,
                        "text or JSONL files the tokenizer is trained on"),

@@ -258,11 +258,16 @@ int main(int argc, char** argv) {
                              {"bandwidth_gbs", bandwidth}};
     result["train"] = train(backend, config, batch, steps, peak, false);
 #ifdef PONDER_NCCL_SYNC
-    result["train_nccl_sync"] = train(backend, config, batch, steps, peak, true);
-    result["nccl_sync_step_ratio"] = result["train_nccl_sync"]["step_ms"].get<double>() /
-                                     result["train"]["step_ms"].get<double>();
-    fmt::print("NCCL gradient sync, world of one: {:.3f} x the plain step time\n",
-               result["nccl_sync_step_ratio"].get<double>());
+    std::string why;
+    if (ponder::nccl_library(&why) != nullptr) {
+      result["train_nccl_sync"] = train(backend, config, batch, steps, peak, true);
+      result["nccl_sync_step_ratio"] = result["train_nccl_sync"]["step_ms"].get<double>() /
+                                       result["train"]["step_ms"].get<double>();
+      fmt::print("NCCL gradient sync, world of one: {:.3f} x the plain step time\n",
+                 result["nccl_sync_step_ratio"].get<double>());
+    } else {
+      fmt::print("NCCL gradient sync: skipped, NCCL could not be loaded ({})\n", why);
+    }
 #endif
     for (int rows : {1, 64, 256}) {
       result["decode"].push_back(decode(backend, config, rows, 32, decode_steps, peak, bandwidth));

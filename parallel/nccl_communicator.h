@@ -1,5 +1,6 @@
 // All-reduce of device buffers with NCCL, for ranks that each drive one GPU.
-// Built only when CMake finds the CUDA toolkit and NCCL (PONDER_NCCL).
+// Built only when CMake finds the CUDA toolkit and NCCL's header
+// (PONDER_NCCL); NCCL itself is loaded at run time (nccl_library.h).
 //
 // The NCCL communicator is bootstrapped over the process's MPI communicator
 // (parallel/communicator.h): rank 0 makes NCCL's unique id and broadcasts it,

@@ -20,21 +20,21 @@ void check(cudaError_t status, const char* call) {
 
 NcclGradientSync::NcclGradientSync(Communicator& world, int device, cudaStream_t compute_stream,
                                    float* grads, size_t count, size_t bucket_elements)
-    : NcclGradientSync(nullptr, compute_stream, grads, count, bucket_elements) {
-  // The communicator is made after the streams: it selects `device`, and a
-  // backend's stream already belongs to it.
+    : NcclGradientSync(nullptr, device, compute_stream, grads, count, bucket_elements) {
   nccl_ = std::make_unique<NcclCommunicator>(world, device);
   reduce_ = [nccl = nccl_.get()](float* data, size_t n, cudaStream_t stream) {
     nccl->all_reduce_sum(data, n, stream);
   };
 }
 
-NcclGradientSync::NcclGradientSync(Reduce reduce, cudaStream_t compute_stream, float* grads,
-                                   size_t count, size_t bucket_elements)
+NcclGradientSync::NcclGradientSync(Reduce reduce, int device, cudaStream_t compute_stream,
+                                   float* grads, size_t count, size_t bucket_elements)
     : reduce_(std::move(reduce)),
       compute_(compute_stream),
       grads_(grads),
       buckets_(count, bucket_elements) {
+  // The reduction stream and events belong to the device of the gradients.
+  check(cudaSetDevice(device), "cudaSetDevice");
   check(cudaStreamCreateWithFlags(&reduce_stream_, cudaStreamNonBlocking),
         "cudaStreamCreateWithFlags");
   check(cudaEventCreateWithFlags(&backward_done_, cudaEventDisableTiming), "cudaEventCreate");

@@ -35,8 +35,8 @@ class NcclGradientSync final : public GradientSync {
   // Any reduction, for tests of the stream ordering: with one rank NCCL's
   // in-place sum does nothing at all, so only a reduction that writes can
   // show a bucket reduced before backward finished it.
-  NcclGradientSync(Reduce reduce, cudaStream_t compute_stream, float* grads, size_t count,
-                   size_t bucket_elements);
+  NcclGradientSync(Reduce reduce, int device, cudaStream_t compute_stream, float* grads,
+                   size_t count, size_t bucket_elements);
   ~NcclGradientSync() override;
   NcclGradientSync(const NcclGradientSync&) = delete;
   NcclGradientSync& operator=(const NcclGradientSync&) = delete;

@@ -23,6 +23,9 @@ bool resolve(void* handle, const char* name, F& out, std::string& why) {
 Loaded load() {
   Loaded loaded;
   void* handle = dlopen("libnccl.so.2", RTLD_NOW | RTLD_LOCAL);
+#ifdef PONDER_NCCL_BUILD_PATH
+  if (handle == nullptr) handle = dlopen(PONDER_NCCL_BUILD_PATH, RTLD_NOW | RTLD_LOCAL);
+#endif
   if (handle == nullptr) {
     loaded.why = fmt::format(
         "{}; install NCCL (apt-get install libnccl2, or pip install nvidia-nccl-cu13) or add its "

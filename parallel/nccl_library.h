@@ -1,7 +1,8 @@
 // NCCL's entry points, loaded on first use with dlopen("libnccl.so.2")
 // rather than linked: the library is over 200 MB and only multi-GPU runs need
 // it, so ponder starts (and runs on one GPU or on CPUs) where it is absent.
-// The loader finds it the usual ways (LD_LIBRARY_PATH, the ld.so cache).
+// The loader finds it the usual ways (LD_LIBRARY_PATH, the ld.so cache),
+// else where CMake found it when ponder was built.
 //
 // Thread-safe: the first call loads, every call returns the same result.
 #pragma once

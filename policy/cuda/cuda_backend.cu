@@ -2,6 +2,7 @@
 // matmul. Layers, attention and the objective are in layers.cu,
 // attention.cu and objective.cu.
 #include <cstdint>
+#include <exception>
 #include <string>
 
 #include "policy/cuda/cuda_internal.cuh"
@@ -165,6 +166,7 @@ CudaBackend::CudaBackend(CudaPrecision precision, int device)
 CudaBackend::~CudaBackend() {
   // Destructors must not throw: release what exists and ignore late errors.
   Device& d = *device_;
+  if (std::uncaught_exceptions() > 0) return;  // as in free(): do not wait while failing
   if (d.stream != nullptr) cudaStreamSynchronize(d.stream);
   if (d.cublas != nullptr) cublasDestroy(d.cublas);
   cudaFree(d.cublas_workspace);
@@ -206,6 +208,10 @@ TokenId* CudaBackend::alloc_ids(size_t n) {
 
 void CudaBackend::free(void* p) {
   if (p == nullptr) return;
+  // While an exception unwinds, the process is failing: queued work may wait
+  // for other ranks that never come (NCCL), and waiting for it here would keep
+  // the error from ending the job. Leave the memory to the process's end.
+  if (std::uncaught_exceptions() > 0) return;
   // Queued kernels may still read it.
   PONDER_CUDA_CHECK(cudaStreamSynchronize(device_->stream));
   PONDER_CUDA_CHECK(cudaFree(p));

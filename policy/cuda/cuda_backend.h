@@ -37,6 +37,8 @@
 // Errors: every CUDA and cuBLAS call is checked, and every kernel launch is
 // followed by a launch check; a failure throws ponder::Error naming the
 // file:line, the call and CUDA's error string (policy/cuda/cuda_check.h).
+// While an exception unwinds, free() and the destructor release nothing and
+// wait for nothing: queued work may wait for other ranks that never come.
 // Instances are used by one thread at a time.
 #pragma once
 

@@ -6,6 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <string>
 #include <vector>
 
 namespace ponder {
@@ -35,6 +36,8 @@ TEST(Nccl, AllReduceInAWorldOfOneKeepsTheBuffer) {
   if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
     GTEST_SKIP() << "no CUDA device";
   }
+  std::string why;
+  if (nccl_library(&why) == nullptr) GTEST_SKIP() << "NCCL could not be loaded: " << why;
   NcclCommunicator nccl(Communicator::world(), 0);
   ASSERT_EQ(nccl.size(), 1);
   // Two buckets and a bit, so the bucketing is exercised.

@@ -13,6 +13,7 @@
 
 #include <functional>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "policy/model.h"
@@ -63,6 +64,8 @@ std::vector<float> train(Model<float>& model, GradientSync* sync,
 
 TEST(NcclGradientSync, AWorldOfOneTrainsExactlyAsWithoutIt) {
   PONDER_REQUIRE_CUDA_DEVICE();
+  std::string why;
+  if (nccl_library(&why) == nullptr) GTEST_SKIP() << "NCCL could not be loaded: " << why;
   CudaBackend plain_gpu(CudaPrecision::kBf16), synced_gpu(CudaPrecision::kBf16);
   Model<float> plain(plain_gpu, sync_test_config()), synced(synced_gpu, sync_test_config());
   plain.init_weights(5, 0.05);
@@ -100,8 +103,8 @@ TEST(NcclGradientSync, EachBucketIsReducedAfterBackwardAndBeforeTheStep) {
     synced.init_weights(5, 0.05);
     SlowDoubling doubling;
     // Small buckets: several per layer, so most start while backward runs.
-    NcclGradientSync sync(std::ref(doubling), synced_gpu.stream(), synced.grads(),
-                          synced.num_parameters(), 4096);
+    NcclGradientSync sync(std::ref(doubling), synced_gpu.device(), synced_gpu.stream(),
+                          synced.grads(), synced.num_parameters(), 4096);
     const std::vector<float> expected =
         train(plain, nullptr, [&] { plain_gpu.scale(plain.grads(), plain.num_parameters(), 2.0); });
     EXPECT_EQ(train(synced, &sync), expected);
@@ -110,6 +113,8 @@ TEST(NcclGradientSync, EachBucketIsReducedAfterBackwardAndBeforeTheStep) {
 
 TEST(NcclGradientSync, AStepWithoutBackwardReducesEveryBucket) {
   PONDER_REQUIRE_CUDA_DEVICE();
+  std::string why;
+  if (nccl_library(&why) == nullptr) GTEST_SKIP() << "NCCL could not be loaded: " << why;
   CudaBackend gpu(CudaPrecision::kFp32);
   cuda_test::Buffers buffers(gpu);
   std::mt19937_64 rng(3);
