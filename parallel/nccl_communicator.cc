@@ -2,19 +2,21 @@
 
 #include <algorithm>
 #include <exception>
+#include <string>
 
 #include <fmt/format.h>
 
 #include "policy/error.h"
 
 namespace ponder {
-namespace {
 
-void check(cudaError_t status, const char* call) {
+void check_cuda(cudaError_t status, const char* call) {
   if (status != cudaSuccess) {
     throw Error(fmt::format("{} failed: {}", call, cudaGetErrorString(status)));
   }
 }
+
+namespace {
 
 const NcclLibrary& loaded_library() {
   std::string why;
@@ -33,7 +35,7 @@ void NcclCommunicator::check(ncclResult_t status, const char* call) const {
 
 NcclCommunicator::NcclCommunicator(Communicator& world, int device)
     : nccl_(loaded_library()), rank_(world.rank()), size_(world.size()), device_(device) {
-  ponder::check(cudaSetDevice(device), "cudaSetDevice");
+  check_cuda(cudaSetDevice(device), "cudaSetDevice");
   ncclUniqueId id{};
   if (world.is_root()) check(nccl_.get_unique_id(&id), "ncclGetUniqueId");
   std::string bytes(reinterpret_cast<const char*>(&id), sizeof(id));
@@ -55,20 +57,8 @@ NcclCommunicator::~NcclCommunicator() {
   }
 }
 
-void NcclCommunicator::all_reduce(float* data, size_t count, ncclRedOp_t op, cudaStream_t stream) {
-  for (size_t at = 0; at < count; at += Communicator::kBucketElements) {
-    const size_t n = std::min(Communicator::kBucketElements, count - at);
-    check(nccl_.all_reduce(data + at, data + at, n, ncclFloat32, op, comm_, stream),
-          "ncclAllReduce");
-  }
-}
-
 void NcclCommunicator::all_reduce_sum(float* data, size_t count, cudaStream_t stream) {
-  all_reduce(data, count, ncclSum, stream);
-}
-
-void NcclCommunicator::all_reduce_mean(float* data, size_t count, cudaStream_t stream) {
-  all_reduce(data, count, ncclAvg, stream);
+  check(nccl_.all_reduce(data, data, count, ncclFloat32, ncclSum, comm_, stream), "ncclAllReduce");
 }
 
 }  // namespace ponder

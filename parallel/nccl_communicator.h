@@ -13,9 +13,8 @@
 //    for; operations are enqueued on `stream` (nullptr: the legacy default
 //    stream) and complete in stream order; nothing here synchronises the
 //    host, so a caller that reads the result on the host synchronises first.
-//  - Long buffers go in buckets of Communicator::kBucketElements, so a
-//    caller may also reduce bucket by bucket as backward produces gradients
-//    (overlapping the reduction with the rest of backward).
+//  - One call reduces the whole buffer (NCCL counts are size_t); the
+//    trainers split gradients into buckets themselves (gradient_sync.h).
 //  - Every CUDA or NCCL failure is a ponder::Error naming the call and the
 //    library's message.
 //  - Destroyed while an exception unwinds, it aborts its queued collectives
@@ -32,6 +31,10 @@
 
 namespace ponder {
 
+// Throws ponder::Error naming `call` and CUDA's message unless `status` is
+// cudaSuccess (the CUDA runtime calls of this folder).
+void check_cuda(cudaError_t status, const char* call);
+
 class NcclCommunicator {
  public:
   // Joins world.size() ranks on CUDA device `device` (cudaSetDevice). Throws
@@ -45,12 +48,10 @@ class NcclCommunicator {
   int size() const { return size_; }
   int device() const { return device_; }
 
-  // In place: the element-wise sum, or mean, over ranks of `count` floats.
+  // In place: the element-wise sum over ranks of `count` floats.
   void all_reduce_sum(float* data, size_t count, cudaStream_t stream = nullptr);
-  void all_reduce_mean(float* data, size_t count, cudaStream_t stream = nullptr);
 
  private:
-  void all_reduce(float* data, size_t count, ncclRedOp_t op, cudaStream_t stream);
   void check(ncclResult_t status, const char* call) const;
 
   const NcclLibrary& nccl_;

@@ -3,20 +3,7 @@
 #include <exception>
 #include <utility>
 
-#include <fmt/format.h>
-
-#include "policy/error.h"
-
 namespace ponder {
-namespace {
-
-void check(cudaError_t status, const char* call) {
-  if (status != cudaSuccess) {
-    throw Error(fmt::format("{} failed: {}", call, cudaGetErrorString(status)));
-  }
-}
-
-}  // namespace
 
 NcclGradientSync::NcclGradientSync(Communicator& world, int device, cudaStream_t compute_stream,
                                    float* grads, size_t count, size_t bucket_elements)
@@ -34,11 +21,11 @@ NcclGradientSync::NcclGradientSync(Reduce reduce, int device, cudaStream_t compu
       grads_(grads),
       buckets_(count, bucket_elements) {
   // The reduction stream and events belong to the device of the gradients.
-  check(cudaSetDevice(device), "cudaSetDevice");
-  check(cudaStreamCreateWithFlags(&reduce_stream_, cudaStreamNonBlocking),
-        "cudaStreamCreateWithFlags");
-  check(cudaEventCreateWithFlags(&backward_done_, cudaEventDisableTiming), "cudaEventCreate");
-  check(cudaEventCreateWithFlags(&reduced_, cudaEventDisableTiming), "cudaEventCreate");
+  check_cuda(cudaSetDevice(device), "cudaSetDevice");
+  check_cuda(cudaStreamCreateWithFlags(&reduce_stream_, cudaStreamNonBlocking),
+             "cudaStreamCreateWithFlags");
+  check_cuda(cudaEventCreateWithFlags(&backward_done_, cudaEventDisableTiming), "cudaEventCreate");
+  check_cuda(cudaEventCreateWithFlags(&reduced_, cudaEventDisableTiming), "cudaEventCreate");
 }
 
 NcclGradientSync::~NcclGradientSync() {
@@ -53,27 +40,23 @@ NcclGradientSync::~NcclGradientSync() {
   if (reduce_stream_ != nullptr) cudaStreamDestroy(reduce_stream_);
 }
 
-void NcclGradientSync::launch(Slice bucket) {
-  // One event per report covers every bucket it launches: the reduction
-  // stream waits once for all the backward work queued until now.
-  if (!compute_recorded_) {
-    check(cudaEventRecord(backward_done_, compute_), "cudaEventRecord");
-    check(cudaStreamWaitEvent(reduce_stream_, backward_done_, 0), "cudaStreamWaitEvent");
-    compute_recorded_ = true;
-  }
-  reduce_(grads_ + bucket.begin, bucket.size(), reduce_stream_);
+void NcclGradientSync::wait_for_backward() {
+  // The reductions queued next run after every backward kernel queued so far.
+  check_cuda(cudaEventRecord(backward_done_, compute_), "cudaEventRecord");
+  check_cuda(cudaStreamWaitEvent(reduce_stream_, backward_done_, 0), "cudaStreamWaitEvent");
 }
 
 void NcclGradientSync::gradients_final_from(size_t offset) {
-  compute_recorded_ = false;
-  buckets_.final_from(offset, [this](Slice bucket) { launch(bucket); });
+  wait_for_backward();
+  buckets_.final_from(offset,
+                      [this](Slice b) { reduce_(grads_ + b.begin, b.size(), reduce_stream_); });
 }
 
 void NcclGradientSync::finish() {
-  compute_recorded_ = false;
-  buckets_.finish([this](Slice bucket) { launch(bucket); });
-  check(cudaEventRecord(reduced_, reduce_stream_), "cudaEventRecord");
-  check(cudaStreamWaitEvent(compute_, reduced_, 0), "cudaStreamWaitEvent");
+  wait_for_backward();
+  buckets_.finish([this](Slice b) { reduce_(grads_ + b.begin, b.size(), reduce_stream_); });
+  check_cuda(cudaEventRecord(reduced_, reduce_stream_), "cudaEventRecord");
+  check_cuda(cudaStreamWaitEvent(compute_, reduced_, 0), "cudaStreamWaitEvent");
 }
 
 }  // namespace ponder

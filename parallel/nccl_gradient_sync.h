@@ -45,17 +45,17 @@ class NcclGradientSync final : public GradientSync {
   void finish() override;
 
  private:
-  void launch(Slice bucket);
+  // Makes the reduction stream wait for the backward work queued so far.
+  void wait_for_backward();
 
   std::unique_ptr<NcclCommunicator> nccl_;  // absent with a caller's Reduce
   Reduce reduce_;
   cudaStream_t compute_;
   cudaStream_t reduce_stream_ = nullptr;
-  cudaEvent_t backward_done_ = nullptr;  // recorded on compute_ before a launch
+  cudaEvent_t backward_done_ = nullptr;  // recorded on compute_ at each report
   cudaEvent_t reduced_ = nullptr;        // recorded on reduce_stream_ by finish()
   float* grads_;
   GradientBuckets buckets_;
-  bool compute_recorded_ = false;  // backward_done_ covers the work queued so far
 };
 
 }  // namespace ponder

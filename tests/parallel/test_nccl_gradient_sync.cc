@@ -23,18 +23,6 @@
 namespace ponder {
 namespace {
 
-ModelConfig sync_test_config() {
-  ModelConfig config;
-  config.vocab_size = 96;
-  config.hidden_size = 64;
-  config.intermediate_size = 96;
-  config.num_hidden_layers = 3;
-  config.num_attention_heads = 4;
-  config.num_key_value_heads = 2;
-  config.max_position_embeddings = 32;
-  return config;
-}
-
 // Three AdamW steps of two micro-batches each; with `sync`, the last backward
 // of each step reports to it and the step waits for its finish(); with
 // `after_backward`, that runs on the gradients instead.
@@ -45,12 +33,13 @@ std::vector<float> train(Model<float>& model, GradientSync* sync,
   std::mt19937 rng(11);
   std::vector<TokenId> inputs(n), targets(n);
   const std::vector<float> weights(n, 1.0f / (2 * n));
+  const int vocab = model.config().vocab_size;
   for (int step = 0; step < 3; ++step) {
     model.zero_grad();
     for (int micro = 0; micro < 2; ++micro) {
       for (int i = 0; i < n; ++i) {
-        inputs[i] = static_cast<TokenId>(rng() % 96);
-        targets[i] = static_cast<TokenId>(rng() % 96);
+        inputs[i] = static_cast<TokenId>(rng() % vocab);
+        targets[i] = static_cast<TokenId>(rng() % vocab);
       }
       model.forward(inputs.data(), targets.data(), weights.data(), batch, seq);
       model.backward(micro == 1 ? sync : nullptr);
@@ -67,7 +56,8 @@ TEST(NcclGradientSync, AWorldOfOneTrainsExactlyAsWithoutIt) {
   std::string why;
   if (nccl_library(&why) == nullptr) GTEST_SKIP() << "NCCL could not be loaded: " << why;
   CudaBackend plain_gpu(CudaPrecision::kBf16), synced_gpu(CudaPrecision::kBf16);
-  Model<float> plain(plain_gpu, sync_test_config()), synced(synced_gpu, sync_test_config());
+  Model<float> plain(plain_gpu, cuda_test::small_model_config()),
+      synced(synced_gpu, cuda_test::small_model_config());
   plain.init_weights(5, 0.05);
   synced.init_weights(5, 0.05);
   NcclGradientSync sync(Communicator::world(), synced_gpu.device(), synced_gpu.stream(),
@@ -98,7 +88,8 @@ TEST(NcclGradientSync, EachBucketIsReducedAfterBackwardAndBeforeTheStep) {
   for (CudaPrecision precision : {CudaPrecision::kFp32, CudaPrecision::kBf16}) {
     SCOPED_TRACE(cuda_test::name_of(precision));
     CudaBackend plain_gpu(precision), synced_gpu(precision);
-    Model<float> plain(plain_gpu, sync_test_config()), synced(synced_gpu, sync_test_config());
+    Model<float> plain(plain_gpu, cuda_test::small_model_config()),
+        synced(synced_gpu, cuda_test::small_model_config());
     plain.init_weights(5, 0.05);
     synced.init_weights(5, 0.05);
     SlowDoubling doubling;

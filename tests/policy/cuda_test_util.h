@@ -15,6 +15,7 @@
 
 #include "policy/backend.h"
 #include "policy/cuda/cuda_backend.h"
+#include "policy/model_config.h"
 
 namespace ponder::cuda_test {
 
@@ -28,6 +29,20 @@ namespace ponder::cuda_test {
                    << "machine, docs/GPU.md";                                           \
     }                                                                                   \
   } while (0)
+
+// A small model for whole-model GPU tests: head_dim 16, grouped-query
+// attention, widths that are not powers of two.
+inline ModelConfig small_model_config() {
+  ModelConfig config;
+  config.vocab_size = 300;
+  config.hidden_size = 64;
+  config.intermediate_size = 168;
+  config.num_hidden_layers = 2;
+  config.num_attention_heads = 4;
+  config.num_key_value_heads = 2;
+  config.max_position_embeddings = 64;
+  return config;
+}
 
 inline const char* name_of(CudaPrecision p) {
   return p == CudaPrecision::kFp32 ? "fp32" : "bf16";

@@ -19,19 +19,6 @@
 namespace ponder {
 namespace {
 
-// head_dim 16, grouped-query attention, widths that are not powers of two.
-ModelConfig test_config() {
-  ModelConfig config;
-  config.vocab_size = 300;
-  config.hidden_size = 64;
-  config.intermediate_size = 168;
-  config.num_hidden_layers = 2;
-  config.num_attention_heads = 4;
-  config.num_key_value_heads = 2;
-  config.max_position_embeddings = 64;
-  return config;
-}
-
 // Whole-model bounds: a few layers of the per-op bounds.
 double model_bound(CudaPrecision p) {
   return p == CudaPrecision::kFp32 ? 1e-4 : 3e-2;
@@ -44,7 +31,7 @@ double training_bound(CudaPrecision p) {
 class CudaModel : public cuda_test::CudaTest {
  protected:
   std::vector<TokenId> tokens(int n) {
-    return cuda_test::random_ints(rng_, n, test_config().vocab_size);
+    return cuda_test::random_ints(rng_, n, cuda_test::small_model_config().vocab_size);
   }
 
   CpuBackend<float> cpu_;
@@ -75,7 +62,8 @@ std::vector<double> train(Model<float>& model, const std::vector<TokenId>& token
 TEST_P(CudaModel, TwentyTrainingStepsTrackTheCpu) {
   const int batch = 4, seq = 32;
   const std::vector<TokenId> data = tokens(batch * seq + 1);
-  Model<float> on_cpu(cpu_, test_config()), on_gpu(*gpu_, test_config());
+  Model<float> on_cpu(cpu_, cuda_test::small_model_config()),
+      on_gpu(*gpu_, cuda_test::small_model_config());
   on_cpu.init_weights(seed_, 0.02);
   on_gpu.init_weights(seed_, 0.02);
   const std::vector<double> cpu_losses = train(on_cpu, data, batch, seq, 20);
@@ -89,7 +77,7 @@ TEST_P(CudaModel, TwentyTrainingStepsTrackTheCpu) {
 }
 
 TEST_P(CudaModel, GreedyDecodingMatchesTheCpu) {
-  const ModelConfig config = test_config();
+  const ModelConfig config = cuda_test::small_model_config();
   const int vocab = config.vocab_size, steps = 12;
   Model<float> on_cpu(cpu_, config), on_gpu(*gpu_, config);
   on_cpu.init_weights(seed_, 0.3);
@@ -134,7 +122,7 @@ TEST_P(CudaModel, GreedyDecodingMatchesTheCpu) {
 }
 
 TEST_P(CudaModel, DecodingEqualsTheFullForward) {
-  const ModelConfig config = test_config();
+  const ModelConfig config = cuda_test::small_model_config();
   const int vocab = config.vocab_size, seq = 20;
   Model<float> model(*gpu_, config);
   model.init_weights(seed_, 0.3);
@@ -160,7 +148,7 @@ TEST_P(CudaModel, DecodingEqualsTheFullForward) {
 }
 
 TEST_P(CudaModel, ARowGetsTheSameBitsWhateverTheBatch) {
-  const ModelConfig config = test_config();
+  const ModelConfig config = cuda_test::small_model_config();
   const int vocab = config.vocab_size;
   Model<float> model(*gpu_, config);
   model.init_weights(seed_, 0.3);
